@@ -2,6 +2,7 @@
  * @msp/shared: the contract between agent, control plane and auditor.
  * Exports are picked by hand; nothing else in the workspace re-implements them.
  */
+export { type Clock, FakeClock, systemClock } from "./clock/index.js";
 export { ERROR_CODES, type ErrorCode, MspError, type MspErrorOptions, isMspError, toMspError } from "./errors/index.js";
 export { type JsonValue, canonicalBytes, canonicalize } from "./canonical/index.js";
 export { canonicalSha256, sha256Hex } from "./hash/index.js";
