@@ -62,7 +62,8 @@ function write(value: unknown, out: string[], path: string): void {
         out.push("[");
         value.forEach((item, i) => {
           if (i > 0) out.push(",");
-          if (item === undefined) throw new MspError("invalid_input", `undefined array element at ${path}[${i}]`);
+          if (item === undefined)
+            throw new MspError("invalid_input", `undefined array element at ${path}[${i}]`);
           write(item, out, `${path}[${i}]`);
         });
         out.push("]");

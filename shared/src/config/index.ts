@@ -33,7 +33,11 @@ export function parseYamlText(text: string, source: string): unknown {
   try {
     return parseYaml(text, { strict: true, uniqueKeys: true, maxAliasCount: 100 });
   } catch (e) {
-    throw new MspError("config_invalid", `${source} is not valid YAML: ${(e as Error).message.split("\n")[0]}`, { cause: e });
+    throw new MspError(
+      "config_invalid",
+      `${source} is not valid YAML: ${(e as Error).message.split("\n")[0]}`,
+      { cause: e },
+    );
   }
 }
 

@@ -11,9 +11,9 @@
  * of sha256(raw public key) in hex, so bundles name their signer compactly.
  */
 import {
-  type KeyObject,
   createPrivateKey,
   createPublicKey,
+  type KeyObject,
   sign as nodeSign,
   verify as nodeVerify,
   randomBytes,
@@ -39,7 +39,8 @@ export interface SigningKey {
 
 /** Derives a signing key from a 32-byte seed (the ed25519 private key). */
 export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
-  if (seed.length !== 32) throw new MspError("invalid_input", `ed25519 seed must be 32 bytes, got ${seed.length}`);
+  if (seed.length !== 32)
+    throw new MspError("invalid_input", `ed25519 seed must be 32 bytes, got ${seed.length}`);
   const privateKey = createPrivateKey({
     key: Buffer.concat([PKCS8_PREFIX, seed]),
     format: "der",
@@ -175,7 +176,10 @@ export async function loadSigningKey(path: string): Promise<SigningKey> {
     throw new MspError("config_invalid", `key file ${path} is not a PKCS#8 PEM private key`, { cause: e });
   }
   if (privateKey.asymmetricKeyType !== "ed25519") {
-    throw new MspError("config_invalid", `key file ${path} holds a ${privateKey.asymmetricKeyType} key, not ed25519`);
+    throw new MspError(
+      "config_invalid",
+      `key file ${path} holds a ${privateKey.asymmetricKeyType} key, not ed25519`,
+    );
   }
   const der = privateKey.export({ format: "der", type: "pkcs8" });
   return signingKeyFromSeed(der.subarray(PKCS8_PREFIX.length));

@@ -6,7 +6,14 @@
  * not the first failure.
  */
 import { canonicalBytes } from "../canonical/index.js";
-import { type KeyCache, type SigningKey, keyIdOf, decodePublicKey, signBytes, verifyBytes } from "../crypto/index.js";
+import {
+  decodePublicKey,
+  type KeyCache,
+  keyIdOf,
+  type SigningKey,
+  signBytes,
+  verifyBytes,
+} from "../crypto/index.js";
 import { MspError } from "../errors/index.js";
 import { sha256Hex } from "../hash/index.js";
 import { EvidenceBundle, GENESIS_HASH, UnsignedBundle } from "../protocol/bundle.js";
@@ -28,9 +35,13 @@ export function signBundle(unsigned: UnsignedBundle, key: SigningKey): EvidenceB
   const parsed = UnsignedBundle.safeParse(unsigned);
   if (!parsed.success) {
     const first = describeIssues(parsed.error)[0];
-    throw new MspError("invalid_input", `bundle does not match the schema: ${first?.path}: ${first?.message}`, {
-      details: { issues: describeIssues(parsed.error) },
-    });
+    throw new MspError(
+      "invalid_input",
+      `bundle does not match the schema: ${first?.path}: ${first?.message}`,
+      {
+        details: { issues: describeIssues(parsed.error) },
+      },
+    );
   }
   const value = signBytes(key, bundleSigningBytes(parsed.data)).toString("base64");
   return { ...parsed.data, signature: { alg: "ed25519", key_id: key.keyId, value } };
@@ -92,7 +103,13 @@ export type ChainProblem =
   | { kind: "reorder"; seq: number; after_seq: number; message: string }
   | { kind: "fork"; seq: number; hashes: string[]; message: string }
   | { kind: "duplicate"; seq: number; message: string }
-  | { kind: "broken_link"; seq: number; expected_prev_hash: string; actual_prev_hash: string; message: string }
+  | {
+      kind: "broken_link";
+      seq: number;
+      expected_prev_hash: string;
+      actual_prev_hash: string;
+      message: string;
+    }
   | { kind: "foreign"; seq: number; agent_id: string; message: string };
 
 /** Outcome of {@link verifyChain}. */
@@ -145,7 +162,12 @@ export function verifyChain(
   const bySeq = new Map<number, { bundle: EvidenceBundle; hash: string }[]>();
   for (const b of bundles) {
     if (agentId !== null && b.agent_id !== agentId) {
-      problems.push({ kind: "foreign", seq: b.seq, agent_id: b.agent_id, message: `seq ${b.seq} belongs to agent ${b.agent_id}, not ${agentId}` });
+      problems.push({
+        kind: "foreign",
+        seq: b.seq,
+        agent_id: b.agent_id,
+        message: `seq ${b.seq} belongs to agent ${b.agent_id}, not ${agentId}`,
+      });
       continue;
     }
     const list = bySeq.get(b.seq) ?? [];
@@ -159,9 +181,18 @@ export function verifyChain(
     const hashes = [...new Set(list.map((e) => e.hash))];
     if (hashes.length > 1) {
       forked.add(seq);
-      problems.push({ kind: "fork", seq, hashes, message: `fork: ${hashes.length} different bundles claim seq ${seq}` });
+      problems.push({
+        kind: "fork",
+        seq,
+        hashes,
+        message: `fork: ${hashes.length} different bundles claim seq ${seq}`,
+      });
     } else if (list.length > 1) {
-      problems.push({ kind: "duplicate", seq, message: `duplicate: seq ${seq} appears ${list.length} times` });
+      problems.push({
+        kind: "duplicate",
+        seq,
+        message: `duplicate: seq ${seq} appears ${list.length} times`,
+      });
     }
   }
 
@@ -171,7 +202,11 @@ export function verifyChain(
     const entry = (bySeq.get(seq) ?? [])[0];
     if (entry === undefined) continue;
     if (seq < expectedSeq) {
-      problems.push({ kind: "duplicate", seq, message: `seq ${seq} is at or before the anchor seq ${anchor.seq}` });
+      problems.push({
+        kind: "duplicate",
+        seq,
+        message: `seq ${seq} is at or before the anchor seq ${anchor.seq}`,
+      });
       continue;
     }
     if (seq > expectedSeq) {
@@ -180,7 +215,9 @@ export function verifyChain(
         missing_from: expectedSeq,
         missing_to: seq - 1,
         message:
-          expectedSeq === seq - 1 ? `gap: seq ${expectedSeq} is missing` : `gap: seq ${expectedSeq}..${seq - 1} are missing`,
+          expectedSeq === seq - 1
+            ? `gap: seq ${expectedSeq} is missing`
+            : `gap: seq ${expectedSeq}..${seq - 1} are missing`,
       });
       prevHash = null; // the link across a gap cannot be checked
     }

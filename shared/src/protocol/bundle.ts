@@ -110,7 +110,9 @@ export const ExecutionSummary = z.strictObject({
   trigger: z.enum(["control_plane", "offline_autonomy", "operator_cli"]),
   approval: ApprovalRecord.nullable(),
   reason: Text.nullable(),
-  success_criteria: z.array(z.strictObject({ expression: z.string().max(256), met: z.boolean(), detail: Text.nullable() })),
+  success_criteria: z.array(
+    z.strictObject({ expression: z.string().max(256), met: z.boolean(), detail: Text.nullable() }),
+  ),
 });
 
 /** One drift check result. */
@@ -123,7 +125,11 @@ export const DriftResult = z.strictObject({
   reason: Text.nullable(),
   /** Set when a failing result is covered by an allowed-drift item or an unexpired exception. */
   exception: z
-    .strictObject({ id: z.string().max(64), kind: z.enum(["allowed_drift", "exception"]), expires: z.string().max(32).nullable() })
+    .strictObject({
+      id: z.string().max(64),
+      kind: z.enum(["allowed_drift", "exception"]),
+      expires: z.string().max(32).nullable(),
+    })
     .nullable(),
   event_type: EventType.nullable(),
 });
@@ -156,9 +162,13 @@ const bundleFields = {
   outputs: z.record(z.string().max(64), z.string().max(512)),
 };
 
-function checkKindSections(b: { kind: BundleKind; drift: unknown; runbook: unknown; execution: unknown }, ctx: z.RefinementCtx) {
+function checkKindSections(
+  b: { kind: BundleKind; drift: unknown; runbook: unknown; execution: unknown },
+  ctx: z.RefinementCtx,
+) {
   const need = (field: "drift" | "runbook" | "execution") => {
-    if (b[field] === null) ctx.addIssue({ code: "custom", path: [field], message: `required for kind ${b.kind}` });
+    if (b[field] === null)
+      ctx.addIssue({ code: "custom", path: [field], message: `required for kind ${b.kind}` });
   };
   switch (b.kind) {
     case "drift_check":
@@ -180,5 +190,7 @@ export const UnsignedBundle = z.strictObject(bundleFields).superRefine(checkKind
 export type UnsignedBundle = z.infer<typeof UnsignedBundle>;
 
 /** A signed evidence bundle, as stored in the outbox, sent on the wire and kept in WORM. */
-export const EvidenceBundle = z.strictObject({ ...bundleFields, signature: Signature }).superRefine(checkKindSections);
+export const EvidenceBundle = z
+  .strictObject({ ...bundleFields, signature: Signature })
+  .superRefine(checkKindSections);
 export type EvidenceBundle = z.infer<typeof EvidenceBundle>;

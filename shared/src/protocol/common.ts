@@ -4,14 +4,21 @@ import { HIPAA_CITATIONS } from "../hipaa/index.js";
 import { MAX_TEXT_CHARS } from "../limits/index.js";
 
 /** Clinic (tenant) id: lower-case slug. */
-export const ClinicId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "must be a lower-case slug (a-z, 0-9, -), 2-63 chars");
+export const ClinicId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "must be a lower-case slug (a-z, 0-9, -), 2-63 chars");
 /** Agent id: lower-case slug, unique per deployment. */
-export const AgentId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "must be a lower-case slug (a-z, 0-9, -), 2-63 chars");
+export const AgentId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "must be a lower-case slug (a-z, 0-9, -), 2-63 chars");
 /** RFC 1123 host name. */
 export const Hostname = z
   .string()
   .max(253)
-  .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, "must be a valid host name");
+  .regex(
+    /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+    "must be a valid host name",
+  );
 /** Runbook id in the seeds' style, e.g. RB-BACKUP-001. */
 export const RunbookId = z.string().regex(/^RB-[A-Z]+-\d{3}$/, "must look like RB-NAME-001");
 /** Lower-case hex sha256. */
@@ -27,9 +34,12 @@ export const base64Of = (bytes: number) =>
   z
     .string()
     .regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be standard base64")
-    .refine((s) => Buffer.from(s, "base64").length === bytes && Buffer.from(s, "base64").toString("base64") === s, {
-      message: `must encode exactly ${bytes} bytes`,
-    });
+    .refine(
+      (s) => Buffer.from(s, "base64").length === bytes && Buffer.from(s, "base64").toString("base64") === s,
+      {
+        message: `must encode exactly ${bytes} bytes`,
+      },
+    );
 /** Base64 ed25519 public key (32 bytes). */
 export const PublicKeyB64 = base64Of(32);
 /** Base64 ed25519 signature (64 bytes). */

@@ -29,7 +29,11 @@ export const AgentConfig = z.strictObject({
   check_interval_seconds: z.number().int().min(10).max(86_400).default(3600),
   outbox: z
     .strictObject({
-      max_bytes: z.number().int().min(1 << 20).default(512 << 20),
+      max_bytes: z
+        .number()
+        .int()
+        .min(1 << 20)
+        .default(512 << 20),
       send_window: z.number().int().min(1).max(10_000).default(256),
     })
     .default({ max_bytes: 512 << 20, send_window: 256 }),
@@ -77,7 +81,10 @@ const PlannerConfig = z.discriminatedUnion("kind", [
 /** Control-plane configuration (`/etc/msp/control-plane.yaml`). */
 export const ControlPlaneConfig = z.strictObject({
   version: z.literal(1),
-  listen: z.strictObject({ host: z.string().default("127.0.0.1"), port: z.number().int().min(0).max(65_535).default(8443) }),
+  listen: z.strictObject({
+    host: z.string().default("127.0.0.1"),
+    port: z.number().int().min(0).max(65_535).default(8443),
+  }),
   public_url: z.string().url(),
   data_dir: AbsPath,
   signing_key_file: AbsPath,
@@ -99,4 +106,3 @@ export const ControlPlaneConfig = z.strictObject({
   log_level: LogLevel,
 });
 export type ControlPlaneConfig = z.infer<typeof ControlPlaneConfig>;
-

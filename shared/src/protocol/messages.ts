@@ -4,12 +4,25 @@
  * `ControlPlaneFrame` before touching it.
  */
 import { z } from "zod";
-import { AgentId, ClinicId, Hostname, KeyId, RunbookId, Sha256, Signature, Text, Timestamp } from "./common.js";
 import { EvidenceBundle } from "./bundle.js";
+import {
+  AgentId,
+  ClinicId,
+  Hostname,
+  KeyId,
+  RunbookId,
+  Sha256,
+  Signature,
+  Text,
+  Timestamp,
+} from "./common.js";
 import { Incident, IncidentId } from "./incident.js";
 
 /** Parameter values a command may carry; checked again on the agent against the runbook's declarations. */
-export const ParamValues = z.record(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/), z.union([z.string().max(1024), z.number().int(), z.boolean()]));
+export const ParamValues = z.record(
+  z.string().regex(/^[a-z][a-z0-9_]{0,31}$/),
+  z.union([z.string().max(1024), z.number().int(), z.boolean()]),
+);
 export type ParamValues = z.infer<typeof ParamValues>;
 
 // ---- agent -> control plane ----
@@ -43,7 +56,12 @@ export const CommandStatusFrame = z.strictObject({
 });
 
 /** Any frame an agent may send. */
-export const AgentFrame = z.discriminatedUnion("type", [HelloFrame, BundleFrame, IncidentFrame, CommandStatusFrame]);
+export const AgentFrame = z.discriminatedUnion("type", [
+  HelloFrame,
+  BundleFrame,
+  IncidentFrame,
+  CommandStatusFrame,
+]);
 export type AgentFrame = z.infer<typeof AgentFrame>;
 
 // ---- control plane -> agent ----
@@ -115,5 +133,10 @@ export const ErrorFrame = z.strictObject({
 });
 
 /** Any frame the control plane may send. */
-export const ControlPlaneFrame = z.discriminatedUnion("type", [WelcomeFrame, AckFrame, ExecuteRunbookFrame, ErrorFrame]);
+export const ControlPlaneFrame = z.discriminatedUnion("type", [
+  WelcomeFrame,
+  AckFrame,
+  ExecuteRunbookFrame,
+  ErrorFrame,
+]);
 export type ControlPlaneFrame = z.infer<typeof ControlPlaneFrame>;

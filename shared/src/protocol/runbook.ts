@@ -6,7 +6,9 @@ import { z } from "zod";
 import { MAX_RUNBOOK_STEPS } from "../limits/index.js";
 import { Citation, EventType, RunbookId, Severity, Text } from "./common.js";
 
-const ParamName = z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, "parameter names are snake_case, up to 32 chars");
+const ParamName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,31}$/, "parameter names are snake_case, up to 32 chars");
 const ScriptPath = z.string().regex(/^scripts\/[a-z0-9][a-z0-9_-]{0,62}\.sh$/, "must be scripts/<name>.sh");
 const SnakeName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, "must be snake_case");
 /** Name of a configured set of allowed directories (agent config `path_roots`). */
@@ -79,7 +81,10 @@ export const RollbackAction = z
     message: Text.optional(),
     timeout_seconds: z.number().int().min(1).max(3600).default(60),
   })
-  .refine((a) => a.script !== undefined || a.message !== undefined, "a rollback action needs a script or a message");
+  .refine(
+    (a) => a.script !== undefined || a.message !== undefined,
+    "a rollback action needs a script or a message",
+  );
 export type RollbackAction = z.infer<typeof RollbackAction>;
 
 /** A check run after the steps; the run succeeds only if each exits as expected. */
@@ -116,7 +121,11 @@ export const RunbookDefinition = z
   .superRefine((rb, ctx) => {
     rb.steps.forEach((s, i) => {
       if (s.step !== i + 1) {
-        ctx.addIssue({ code: "custom", path: ["steps", i, "step"], message: `steps must be numbered 1..n in order; expected ${i + 1}` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["steps", i, "step"],
+          message: `steps must be numbered 1..n in order; expected ${i + 1}`,
+        });
       }
     });
   });
