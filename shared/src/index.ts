@@ -53,6 +53,7 @@ export {
   type Specification,
 } from "./hipaa/index.js";
 export * as limits from "./limits/index.js";
+export { AllowedDrift, Baseline, BaselineCheck, BaselineException } from "./protocol/baseline.js";
 export {
   ActionTaken,
   BundleId,

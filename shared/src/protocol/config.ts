@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { HIPAA_RETENTION_YEARS } from "../hipaa/index.js";
-import { AgentId, ClinicId, Hostname, RunbookId } from "./common.js";
+import { AgentId, ClinicId, Hostname, PublicKeyB64, RunbookId } from "./common.js";
 
 const AbsPath = z.string().regex(/^\//, "must be an absolute path");
 const LogLevel = z.enum(["debug", "info", "warn", "error"]).default("info");
@@ -22,10 +22,14 @@ export const AgentConfig = z.strictObject({
     ca_file: AbsPath,
     cert_file: AbsPath,
     key_file: AbsPath,
+    /** The control plane's ed25519 key (base64), pinned at enrollment: acks and commands must verify against it. */
+    public_key: PublicKeyB64,
   }),
   evidence_key_file: AbsPath,
   state_dir: AbsPath,
   baseline_file: AbsPath,
+  /** Runbook library directory; by default the library embedded in the agent executable. */
+  runbooks_dir: AbsPath.optional(),
   check_interval_seconds: z.number().int().min(10).max(86_400).default(3600),
   outbox: z
     .strictObject({

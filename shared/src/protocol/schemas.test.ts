@@ -47,6 +47,7 @@ const agentConfig = {
     ca_file: "/etc/msp/ca.pem",
     cert_file: "/var/lib/msp/agent.crt",
     key_file: "/var/lib/msp/agent.key",
+    public_key: "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
   },
   evidence_key_file: "/var/lib/msp/evidence.key",
   state_dir: "/var/lib/msp",

@@ -1,0 +1,94 @@
+/**
+ * msp-agent: the thin entry point. Parses the command line, builds only the
+ * parts the command needs, maps errors to exit codes (2 usage/config, 1
+ * failure) and prints errors as one clear line.
+ */
+import { isMspError, MspError } from "@msp/shared";
+import { createLogger } from "../log/index.js";
+import { type AgentParts, agentParts, DEFAULT_CONFIG_PATH, loadAgentConfig } from "../runtime/agent.js";
+import { parseArgs } from "./args.js";
+import {
+  type CommandContext,
+  checkCommand,
+  keygenCommand,
+  runbookCommand,
+  statusCommand,
+  verifyOutboxCommand,
+  versionCommand,
+} from "./commands.js";
+
+const HELP = `msp-agent: HIPAA drift checks, pre-approved runbooks and signed evidence for one clinic server.
+
+Usage: msp-agent <command> [options]
+
+Commands:
+  check                 run one drift cycle against the baseline and record a signed bundle
+  runbook list          list the pinned runbooks and whether each is ready
+  runbook run RB-ID     run a runbook now (--param name=value ..., --dry-run)
+  status                show the evidence chain head, acknowledged seq and outbox size
+  verify-outbox         re-verify every queued bundle's signature and the chain (exit 1 on a problem)
+  keygen                create the ed25519 evidence key if missing and print its public key
+  version               print agent and protocol versions
+
+Options:
+  --config PATH         config file (default ${DEFAULT_CONFIG_PATH}, or MSP_AGENT_CONFIG);
+                        MSP_AGENT__SECTION__FIELD=value overrides a field
+  --json                machine-readable output
+  --help                this text
+
+Exit codes: 0 ok, 1 the command ran and failed (runbook failed, verification failed), 2 bad usage or config.
+`;
+
+const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = {
+  version: versionCommand,
+  keygen: keygenCommand,
+  check: checkCommand,
+  runbook: runbookCommand,
+  status: statusCommand,
+  "verify-outbox": verifyOutboxCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ["config"], ["json", "help", "dry-run"]);
+  const name = args.positional[0];
+  if (args.flags.has("help") || name === undefined || name === "help") {
+    process.stdout.write(HELP);
+    return name === undefined && !args.flags.has("help") ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined)
+    throw new MspError("invalid_input", `unknown command "${name}"; see msp-agent --help`);
+  const configFlag = args.flags.get("config");
+  const configPath =
+    typeof configFlag === "string" ? configFlag : (process.env.MSP_AGENT_CONFIG ?? DEFAULT_CONFIG_PATH);
+  let parts: AgentParts | undefined;
+  const ctx: CommandContext = {
+    args,
+    json: args.flags.has("json"),
+    out: (text) => process.stdout.write(`${text}\n`),
+    parts: () => {
+      if (parts === undefined) {
+        const config = loadAgentConfig(configPath);
+        parts = agentParts(config, createLogger(config.log_level));
+      }
+      return parts;
+    },
+  };
+  try {
+    return await command(ctx);
+  } finally {
+    await parts?.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const usage = isMspError(e) && ["invalid_input", "config_missing", "config_invalid"].includes(e.code);
+    process.stderr.write(`msp-agent: ${isMspError(e) ? e.message : String(e)}\n`);
+    if (!isMspError(e) || e.code === "internal") process.stderr.write(`${(e as Error)?.stack ?? ""}\n`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);
