@@ -1,0 +1,365 @@
+/**
+ * A minimal but real control-plane ingest endpoint for transport tests, until
+ * the control plane's own endpoint exists: HTTPS with required client
+ * certificates, a `ws` server on /v1/agent, identity from the verified peer
+ * certificate's SAN URI, the PROTOCOL_VERSION handshake, and for each bundle:
+ * verify, dedup by (agent, seq) and hash, store durably (JSON lines, fsync),
+ * then a signed cumulative ack.
+ *
+ * It runs in-process (`startIngestServer`) or as its own process
+ * (`node --import tsx test/support/ingest-server.ts --config <json>`, printing
+ * `{"port":N}`), so a test can SIGKILL it and restart it on the same port and
+ * data directory. It imports the shared package by source path because under
+ * plain tsx `@msp/shared` resolves to the built dist, which may be stale.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { createServer, type Server } from "node:https";
+import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
+import { pathToFileURL } from "node:url";
+import { type WebSocket, WebSocketServer } from "ws";
+import {
+  AgentFrame,
+  type ControlPlaneFrame,
+  canonicalBytes,
+  describeIssues,
+  type EvidenceBundle,
+  GENESIS_HASH,
+  type Incident,
+  KeyCache,
+  limits,
+  PROTOCOL_VERSION,
+  RunbookCommand,
+  signBytes,
+  signingKeyFromSeed,
+  verifyBundle,
+} from "../../shared/src/index.js";
+
+/** JSON-serialisable so the same config drives the in-process and the separate-process server. */
+export interface IngestServerConfig {
+  /** 0 picks a free port; a restart passes the previous one. */
+  port?: number;
+  dataDir: string;
+  tls: { certFile: string; keyFile: string; caFile: string };
+  /** Base64 32-byte seed of the control-plane ed25519 key that signs acks and commands. */
+  controlPlaneSeed: string;
+  /** The registry of enrolled agents. */
+  agents: Record<string, { client_id: string; evidence_public_key: string }>;
+  /** Overrides PROTOCOL_VERSION to test the mismatch path. */
+  protocolVersion?: number;
+  /** false: never answer pings (keepalive tests). */
+  autoPong?: boolean;
+  /** false: never answer hello (welcome-timeout tests). */
+  welcome?: boolean;
+}
+
+const COUNTER_NAMES = [
+  "connections", // upgraded WebSocket connections
+  "tlsRefused", // TLS handshakes the server refused (bad, expired, foreign, self-signed client certs)
+  "upgradesRefused", // HTTP upgrades refused: no SAN identity, not enrolled, clinic mismatch
+  "hellosRefused", // hellos that did not match the certificate
+  "welcomes",
+  "accepted", // bundles stored
+  "duplicate", // bundles already stored with the same hash (acked again)
+  "rejected", // bundles refused: bad signature, foreign, fork, broken link
+  "forks",
+  "malformed", // frames that did not parse with AgentFrame
+  "oversized", // frames over MAX_FRAME_BYTES (closed with 1009 by ws)
+  "acksSent",
+] as const;
+
+/** What tests assert on; see COUNTER_NAMES for each. */
+export type IngestCounters = Record<(typeof COUNTER_NAMES)[number], number>;
+
+/** A running stub. */
+export interface IngestServer {
+  port: number;
+  url: string;
+  counters: IngestCounters;
+  /** Incidents received, in arrival order. */
+  incidents: Incident[];
+  /** command_status frames received. */
+  commandStatuses: unknown[];
+  /** The agent's stored bundles, read back from its durable file in storage order. */
+  stored(agentId: string): EvidenceBundle[];
+  /** Signs and sends an execute_runbook frame to a connected agent; false if it is not connected. */
+  sendCommand(agentId: string, command: RunbookCommand): boolean;
+  /** Sends a raw text frame to a connected agent (malformed and oversized frame tests). */
+  sendRaw(agentId: string, text: string): boolean;
+  connected(agentId: string): boolean;
+  stop(): Promise<void>;
+}
+
+/** The SAN URI form that binds a certificate to one agent of one clinic. */
+const SAN_URI = /^URI:urn:msp:clinic:([a-z0-9][a-z0-9-]{1,62}):agent:([a-z0-9][a-z0-9-]{1,62})$/;
+
+type Identity = { agent_id: string; client_id: string };
+type ChainState = { hashes: Map<number, string>; head: number; fd: number };
+
+/** Reads the agent identity from the peer certificate; null unless exactly one well-formed SAN URI. */
+function identityOf(socket: TLSSocket): Identity | null {
+  const san = socket.getPeerCertificate()?.subjectaltname ?? "";
+  const uris = san.split(", ").filter((e) => e.startsWith("URI:"));
+  const m = uris.length === 1 ? SAN_URI.exec(uris[0] ?? "") : null;
+  return m?.[1] && m[2] ? { client_id: m[1], agent_id: m[2] } : null;
+}
+
+function appendDurable(fd: number, value: unknown): void {
+  writeSync(fd, `${JSON.stringify(value)}\n`);
+  fsyncSync(fd);
+}
+
+function readLines(file: string): { hash: string; bundle: EvidenceBundle }[] {
+  if (!existsSync(file)) return [];
+  const out: { hash: string; bundle: EvidenceBundle }[] = [];
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      // A torn last line can only be one that was never acked (acks follow the fsync).
+    }
+  }
+  return out;
+}
+
+/** An agent's stored bundles in storage order, read from the data directory (works while a child server runs or after it died). */
+export function readStoredBundles(dataDir: string, agentId: string): EvidenceBundle[] {
+  return readLines(join(dataDir, `${agentId}.jsonl`)).map((row) => row.bundle);
+}
+
+/** Starts the stub on 127.0.0.1. */
+export async function startIngestServer(config: IngestServerConfig): Promise<IngestServer> {
+  const version = config.protocolVersion ?? PROTOCOL_VERSION;
+  const cpKey = signingKeyFromSeed(Buffer.from(config.controlPlaneSeed, "base64"));
+  const keyCache = new KeyCache();
+  const counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as IngestCounters;
+  const incidents: Incident[] = [];
+  const commandStatuses: unknown[] = [];
+  const chains = new Map<string, ChainState>();
+  const live = new Map<string, WebSocket>();
+  mkdirSync(config.dataDir, { recursive: true });
+  const fileOf = (agentId: string, suffix = "") => join(config.dataDir, `${agentId}${suffix}.jsonl`);
+
+  const chainOf = (agentId: string): ChainState => {
+    let st = chains.get(agentId);
+    if (st === undefined) {
+      const hashes = new Map<number, string>();
+      for (const row of readLines(fileOf(agentId))) hashes.set(row.bundle.seq, row.hash);
+      let head = 0;
+      while (hashes.has(head + 1)) head++;
+      st = { hashes, head, fd: openSync(fileOf(agentId), "a") };
+      chains.set(agentId, st);
+    }
+    return st;
+  };
+
+  const send = (ws: WebSocket, frame: ControlPlaneFrame) => ws.send(JSON.stringify(frame));
+  const sendError = (ws: WebSocket, code: string, message: string, seq: number | null = null) =>
+    send(ws, { type: "error", code, message, retryable: false, seq });
+  const sendAck = (ws: WebSocket, who: Identity, st: ChainState) => {
+    const hash = st.hashes.get(st.head);
+    if (st.head === 0 || hash === undefined) return;
+    const receipt = {
+      agent_id: who.agent_id,
+      client_id: who.client_id,
+      up_to_seq: st.head,
+      head_hash: hash,
+      stored_at: new Date().toISOString(),
+    };
+    const value = signBytes(cpKey, canonicalBytes(receipt)).toString("base64");
+    send(ws, { type: "ack", receipt, signature: { alg: "ed25519", key_id: cpKey.keyId, value } });
+    counters.acksSent++;
+  };
+
+  const ingest = (ws: WebSocket, who: Identity, bundle: EvidenceBundle) => {
+    const reject = (code: string, message: string) => {
+      counters.rejected++;
+      sendError(ws, code, message, bundle.seq);
+    };
+    if (bundle.agent_id !== who.agent_id || bundle.client_id !== who.client_id) {
+      return reject("forbidden", `bundle seq ${bundle.seq} names another agent or clinic`);
+    }
+    const key = config.agents[who.agent_id]?.evidence_public_key ?? "";
+    const verdict = verifyBundle(bundle, key, keyCache);
+    if (!verdict.ok) return reject("signature_invalid", verdict.message);
+    const st = chainOf(who.agent_id);
+    const held = st.hashes.get(bundle.seq);
+    if (held === verdict.hash) {
+      counters.duplicate++;
+      return sendAck(ws, who, st);
+    }
+    if (held !== undefined) {
+      counters.forks++;
+      const forkFd = openSync(fileOf(who.agent_id, ".forks"), "a");
+      appendDurable(forkFd, { seq: bundle.seq, held, offered: verdict.hash, bundle });
+      closeSync(forkFd);
+      return reject("conflict", `fork: a different bundle is already stored for seq ${bundle.seq}`);
+    }
+    const prev = bundle.seq === 1 ? GENESIS_HASH : st.hashes.get(bundle.seq - 1);
+    if (prev !== undefined && prev !== bundle.prev_hash) {
+      return reject("chain_broken", `seq ${bundle.seq} does not link to the stored seq ${bundle.seq - 1}`);
+    }
+    appendDurable(st.fd, { hash: verdict.hash, bundle });
+    st.hashes.set(bundle.seq, verdict.hash);
+    while (st.hashes.has(st.head + 1)) st.head++;
+    counters.accepted++;
+    sendAck(ws, who, st);
+  };
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.MAX_FRAME_BYTES,
+    perMessageDeflate: false,
+    autoPong: config.autoPong ?? true,
+  });
+
+  wss.on("connection", (ws: WebSocket, who: Identity) => {
+    counters.connections++;
+    let helloDone = false;
+    ws.on("error", (err: Error & { code?: string }) => {
+      if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") counters.oversized++;
+    });
+    ws.on("close", () => {
+      if (live.get(who.agent_id) === ws) live.delete(who.agent_id);
+    });
+    ws.on("message", (data, isBinary) => {
+      let parsed: ReturnType<typeof AgentFrame.safeParse> | null = null;
+      try {
+        parsed = isBinary ? null : AgentFrame.safeParse(JSON.parse(String(data)));
+      } catch {
+        parsed = null;
+      }
+      if (parsed === null || !parsed.success) {
+        counters.malformed++;
+        const why = parsed === null ? "not a JSON text frame" : JSON.stringify(describeIssues(parsed.error));
+        return sendError(ws, "invalid_input", `malformed frame: ${why}`.slice(0, 2000));
+      }
+      const frame = parsed.data;
+      if (!helloDone) {
+        if (frame.type !== "hello") {
+          sendError(ws, "invalid_input", "the first frame must be hello");
+          return ws.close(1008, "hello first");
+        }
+        if (frame.protocol_version !== version) {
+          sendError(ws, "protocol_mismatch", `server speaks protocol ${version}`);
+          return ws.close(1002, "protocol_mismatch");
+        }
+        if (frame.agent_id !== who.agent_id || frame.client_id !== who.client_id) {
+          counters.hellosRefused++;
+          sendError(ws, "forbidden", "hello does not match the client certificate");
+          return ws.close(1008, "identity mismatch");
+        }
+        if (config.welcome === false) return;
+        helloDone = true;
+        live.get(who.agent_id)?.close(4000, "superseded");
+        live.set(who.agent_id, ws);
+        const st = chainOf(who.agent_id);
+        send(ws, {
+          type: "welcome",
+          protocol_version: version,
+          server_time: new Date().toISOString(),
+          acked_seq: st.head,
+          control_plane_key_id: cpKey.keyId,
+        });
+        counters.welcomes++;
+        // An agent that crashed before our last ack arrived can clean up without resending.
+        return sendAck(ws, who, st);
+      }
+      switch (frame.type) {
+        case "bundle":
+          return ingest(ws, who, frame.bundle);
+        case "incident":
+          if (frame.incident.client_id !== who.client_id)
+            return sendError(ws, "forbidden", "incident of another clinic");
+          incidents.push(frame.incident);
+          return;
+        case "command_status":
+          commandStatuses.push(frame);
+          return;
+        case "hello":
+          return sendError(ws, "invalid_input", "hello sent twice");
+      }
+    });
+  });
+
+  const server: Server = createServer({
+    key: readFileSync(config.tls.keyFile),
+    cert: readFileSync(config.tls.certFile),
+    ca: readFileSync(config.tls.caFile),
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: "TLSv1.2",
+  });
+  server.on("tlsClientError", () => counters.tlsRefused++);
+  server.on("request", (_req, res) => res.writeHead(404).end());
+  server.on("upgrade", (req, socket, head) => {
+    const refuse = (status: string) => {
+      counters.upgradesRefused++;
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (req.url !== "/v1/agent") return refuse("404 Not Found");
+    const who = identityOf(req.socket as TLSSocket);
+    if (who === null) return refuse("401 Unauthorized");
+    if (config.agents[who.agent_id]?.client_id !== who.client_id) return refuse("403 Forbidden");
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, who));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+
+  return {
+    port,
+    url: `wss://127.0.0.1:${port}/v1/agent`,
+    counters,
+    incidents,
+    commandStatuses,
+    stored: (agentId) => readStoredBundles(config.dataDir, agentId),
+    connected: (agentId) => live.has(agentId),
+    sendRaw(agentId, text) {
+      live.get(agentId)?.send(text);
+      return live.has(agentId);
+    },
+    sendCommand(agentId, input) {
+      const ws = live.get(agentId);
+      if (ws === undefined) return false;
+      const command = RunbookCommand.parse(input);
+      const value = signBytes(cpKey, canonicalBytes(command)).toString("base64");
+      send(ws, {
+        type: "execute_runbook",
+        command,
+        signature: { alg: "ed25519", key_id: cpKey.keyId, value },
+      });
+      return true;
+    },
+    async stop() {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const st of chains.values()) closeSync(st.fd);
+      chains.clear();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const at = process.argv.indexOf("--config");
+  const file = at === -1 ? undefined : process.argv[at + 1];
+  if (file === undefined) throw new Error("usage: ingest-server.ts --config <file.json>");
+  const server = await startIngestServer(JSON.parse(readFileSync(file, "utf8")) as IngestServerConfig);
+  process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
+  const quit = () => void server.stop().then(() => process.exit(0));
+  process.on("SIGTERM", quit);
+  process.on("SIGINT", quit);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${String(e)}\n`);
+    process.exit(1);
+  });
+}
