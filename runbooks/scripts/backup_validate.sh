@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154 # read_int and path_in_roots assign through printf -v
+# RB-BACKUP-001 post-execution validation (latest_backup_intact): the newest
+# complete backup in the repository exists, is younger than the allowed age
+# and its archive still matches its recorded sha256. Read-only.
+#
+# Reads:  MSP_PARAM_REPOSITORY_DIR, MSP_ROOTS_BACKUP_TARGETS, MSP_PARAM_MAX_AGE_HOURS
+# Prints: latest_backup_id, latest_backup_intact (yes | no)
+# Exit:   0 intact and fresh, 1 otherwise, 64 misuse, 65 refused
+set -euo pipefail
+export LC_ALL=C
+
+ev() { local v="${2//[$'\n\r\t']/ }"; printf '%s=%s\n' "$1" "${v//[^[:print:]]/}"; }
+refuse() { ev refused "$1"; echo "refused: $2" >&2; exit 65; }
+# Values come only from the environment; argv is refused so nothing can be pasted into a command line.
+if (($# > 0)); then ev refused argv; echo "this script takes no arguments" >&2; exit 64; fi
+
+# Integers are checked before any arithmetic: bash evaluates $(( )) operands as
+# expressions, so an unchecked value like 'a[$(id)]' would run a command.
+read_int() {
+  local raw="${!2:-$3}"
+  if [[ ! "$raw" =~ ^[0-9]{1,9}$ ]] || ((10#$raw < $4 || 10#$raw > $5)); then
+    refuse "invalid_${2,,}" "$2 must be an integer in [$4, $5]"
+  fi
+  printf -v "$1" '%d' "$((10#$raw))"
+}
+
+# Canonical path of $2's value if it lies inside one of the colon-separated
+# roots in $3's value (realpath -m catches `..` and symlinks leading out).
+path_in_roots() {
+  local value="${!2:-}" roots="${!3:-}" real root rroot
+  local -a list
+  [[ "$value" == /* ]] || refuse "path_outside_roots" "$2 must be an absolute path inside $3"
+  real=$(realpath -m -- "$value")
+  IFS=: read -r -a list <<<"$roots"
+  for root in "${list[@]}"; do
+    [[ "$root" == /* ]] || continue
+    rroot=$(realpath -m -- "$root")
+    [[ "$rroot" == / ]] && continue
+    if [[ "$real" == "$rroot" || "$real" == "$rroot"/* ]]; then
+      printf -v "$1" '%s' "$real"
+      return 0
+    fi
+  done
+  refuse "path_outside_roots" "$2 ($value) is not inside any of $3"
+}
+
+path_in_roots repo MSP_PARAM_REPOSITORY_DIR MSP_ROOTS_BACKUP_TARGETS
+read_int max_age_hours MSP_PARAM_MAX_AGE_HOURS 26 1 8760
+
+newest=""
+shopt -s nullglob
+for d in "$repo"/backup-*/; do
+  d="${d%/}"
+  [[ -f "$d/ARCHIVE.sha256" && -f "$d/MANIFEST.sha256" ]] && newest="$d"
+done
+if [[ -z "$newest" ]]; then
+  ev latest_backup_id none
+  ev latest_backup_intact no
+  echo "no complete backup in $repo" >&2
+  exit 1
+fi
+ev latest_backup_id "${newest##*/}"
+expected=$(cut -d' ' -f1 "$newest/ARCHIVE.sha256")
+actual=$(sha256sum -- "$newest/data.tar.gz" 2>/dev/null | cut -d' ' -f1) || actual=missing
+age=$(($(date +%s) - $(stat -c %Y -- "$newest/ARCHIVE.sha256")))
+if [[ "$actual" == "$expected" ]] && ((age <= max_age_hours * 3600)); then
+  ev latest_backup_intact yes
+else
+  ev latest_backup_intact no
+  echo "newest backup ${newest##*/}: sha256 ${actual} (recorded ${expected}), age ${age}s" >&2
+  exit 1
+fi

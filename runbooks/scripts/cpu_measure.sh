@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154 # read_int and path_in_roots assign through printf -v
+# RB-CPU-001 step 1 (measure_cpu): samples the CPU use of every process (or
+# only those named process_name) over sample_ms, identifies the top
+# consumer and records it in the work directory when it is over the
+# threshold. 100 means one full core. Read-only.
+#
+# Reads:  MSP_PARAM_CPU_THRESHOLD_PERCENT, MSP_PARAM_SAMPLE_MS, MSP_PARAM_TOP_COUNT,
+#         MSP_PARAM_PROCESS_NAME, MSP_WORK_DIR
+# Writes: $MSP_WORK_DIR/cpu_top.tsv (all samples), $MSP_WORK_DIR/cpu_target (when over threshold)
+# Prints: cpu_count, load_average_1m, processes_sampled, top_pid, top_process,
+#         top_cpu_percent, over_threshold (yes | no), top_processes ("name(pid) pct%; ...")
+# Exit:   0 ok, 64 misuse, 65 refused
+set -euo pipefail
+export LC_ALL=C
+
+ev() { local v="${2//[$'\n\r\t']/ }"; printf '%s=%s\n' "$1" "${v//[^[:print:]]/}"; }
+refuse() { ev refused "$1"; echo "refused: $2" >&2; exit 65; }
+# Values come only from the environment; argv is refused so nothing can be pasted into a command line.
+if (($# > 0)); then ev refused argv; echo "this script takes no arguments" >&2; exit 64; fi
+
+# Integers are checked before any arithmetic: bash evaluates $(( )) operands as
+# expressions, so an unchecked value like 'a[$(id)]' would run a command.
+read_int() {
+  local raw="${!2:-$3}"
+  if [[ ! "$raw" =~ ^[0-9]{1,9}$ ]] || ((10#$raw < $4 || 10#$raw > $5)); then
+    refuse "invalid_${2,,}" "$2 must be an integer in [$4, $5]"
+  fi
+  printf -v "$1" '%d' "$((10#$raw))"
+}
+
+# Optional: only processes of this name (the name the incident reported).
+only="${MSP_PARAM_PROCESS_NAME:-}"
+[[ -z "$only" || "$only" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$ ]] || refuse "invalid_process_name" "process_name is malformed"
+
+# Prints "pid<TAB>starttime<TAB>cpu_ticks<TAB>name" for every user process.
+# Read from /proc, where ps gets it, and sampled twice by the caller: ps's
+# own %CPU is an average over a process's whole life and hides a process
+# that only recently ran away. Kernel threads (children of pid 2) and this
+# script itself are left out.
+snapshot() {
+  local f line pid comm rest
+  local -a fields
+  for f in /proc/[0-9]*/stat; do
+    { read -r line <"$f"; } 2>/dev/null || continue
+    pid="${line%% *}"
+    comm="${line#*(}"
+    comm="${comm%)*}"
+    rest="${line##*) }"
+    read -r -a fields <<<"$rest"
+    # fields[i] is /proc/<pid>/stat field i+3: ppid 4, utime 14, stime 15, starttime 22.
+    [[ "$pid" == "$$" || "$pid" == 2 || "${fields[1]}" == 2 ]] && continue
+    printf '%s\t%s\t%s\t%s\n' "$pid" "${fields[19]}" "$((fields[11] + fields[12]))" "${comm//[^A-Za-z0-9._:@\/-]/_}"
+  done
+}
+# Start time (clock ticks after boot) of a live, non-zombie pid $1; fails when it is gone.
+proc_start() {
+  local line rest
+  local -a fields
+  { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+  rest="${line##*) }"
+  read -r -a fields <<<"$rest"
+  [[ "${fields[0]}" != Z && "${fields[0]}" != X ]] || return 1
+  printf '%s' "${fields[19]}"
+}
+# Samples every process (or only those named $2) for $1 milliseconds and prints
+# "percent<TAB>pid<TAB>starttime<TAB>name" lines, busiest first.
+sample_cpu() {
+  local a b t0 t1 clk
+  a=$(mktemp -p "$MSP_WORK_DIR")
+  b=$(mktemp -p "$MSP_WORK_DIR")
+  clk=$(getconf CLK_TCK)
+  t0=$(date +%s%N)
+  snapshot >"$a"
+  sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"
+  t1=$(date +%s%N)
+  snapshot >"$b"
+  awk -F'\t' -v OFS='\t' -v clk="$clk" -v ms="$(((t1 - t0) / 1000000))" -v only="$2" '
+    NR == FNR { before[$1 FS $2] = $3; next }
+    (only == "" || $4 == only) && (($1 FS $2) in before) {
+      printf "%d\t%s\t%s\t%s\n", ($3 - before[$1 FS $2]) * 100000 / (clk * ms), $1, $2, $4
+    }' "$a" "$b" | sort -t $'\t' -k1,1nr -k2,2n
+  rm -f -- "$a" "$b"
+}
+
+: "${MSP_WORK_DIR:?MSP_WORK_DIR is required}"
+read_int threshold MSP_PARAM_CPU_THRESHOLD_PERCENT 90 1 6400
+read_int sample_ms MSP_PARAM_SAMPLE_MS 3000 100 30000
+read_int top_n MSP_PARAM_TOP_COUNT 5 1 20
+
+sample_cpu "$sample_ms" "$only" >"$MSP_WORK_DIR/cpu_top.tsv"
+rm -f -- "$MSP_WORK_DIR/cpu_target"
+sampled=$(wc -l <"$MSP_WORK_DIR/cpu_top.tsv")
+top_pct=0
+top_pid=0
+top_name=none
+if ((sampled > 0)); then IFS=$'\t' read -r top_pct top_pid top_start top_name <"$MSP_WORK_DIR/cpu_top.tsv"; fi
+summary=$(awk -F'\t' -v n="$top_n" 'NR <= n { printf "%s%s(%s) %s%%", (NR > 1 ? "; " : ""), $4, $2, $1 }' "$MSP_WORK_DIR/cpu_top.tsv")
+
+ev cpu_count "$(nproc)"
+ev load_average_1m "$(cut -d' ' -f1 /proc/loadavg)"
+ev processes_sampled "$sampled"
+ev top_pid "$top_pid"
+ev top_process "$top_name"
+ev top_cpu_percent "$top_pct"
+if ((top_pct >= threshold)); then
+  printf '%s\t%s\t%s\t%s\n' "$top_pid" "$top_start" "$top_name" "$top_pct" >"$MSP_WORK_DIR/cpu_target"
+  ev over_threshold yes
+else
+  ev over_threshold no
+fi
+ev top_processes "${summary:0:1500}"

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2154 # read_int and path_in_roots assign through printf -v
+# RB-SERVICE-001 step 2 (collect_logs): keeps the last lines the service
+# logged before it crashed (journal for systemd, the program's stderr log,
+# else stdout log, for supervisor), as evidence of why it went down. Read-only.
+#
+# Reads:  MSP_PARAM_SERVICE_NAME, MSP_PARAM_LOG_LINES, MSP_SERVICE_ALLOWLIST,
+#         MSP_SERVICE_MANAGER, MSP_SUPERVISOR_CONF
+# Prints: log_source (journal | supervisor_stderr | supervisor_stdout | none),
+#         log_lines_collected, log_excerpt (lines joined with " | ", at most 1500 chars)
+# Exit:   0 ok, 64 misuse, 65 refused
+set -euo pipefail
+export LC_ALL=C
+
+ev() { local v="${2//[$'\n\r\t']/ }"; printf '%s=%s\n' "$1" "${v//[^[:print:]]/}"; }
+refuse() { ev refused "$1"; echo "refused: $2" >&2; exit 65; }
+# Values come only from the environment; argv is refused so nothing can be pasted into a command line.
+if (($# > 0)); then ev refused argv; echo "this script takes no arguments" >&2; exit 64; fi
+
+# Integers are checked before any arithmetic: bash evaluates $(( )) operands as
+# expressions, so an unchecked value like 'a[$(id)]' would run a command.
+read_int() {
+  local raw="${!2:-$3}"
+  if [[ ! "$raw" =~ ^[0-9]{1,9}$ ]] || ((10#$raw < $4 || 10#$raw > $5)); then
+    refuse "invalid_${2,,}" "$2 must be an integer in [$4, $5]"
+  fi
+  printf -v "$1" '%d' "$((10#$raw))"
+}
+
+# Whether $1 is one of the space-separated names in $2 (exact match only).
+in_list() {
+  local item
+  local -a names
+  read -r -a names <<<"$2"
+  for item in "${names[@]}"; do [[ "$item" == "$1" ]] && return 0; done
+  return 1
+}
+
+# Service-manager adapter: the only code that tells systemd from supervisor.
+manager="${MSP_SERVICE_MANAGER:-systemd}"
+case "$manager" in
+  systemd | supervisor) ;;
+  *) refuse "invalid_service_manager" "MSP_SERVICE_MANAGER must be systemd or supervisor" ;;
+esac
+supervisor() {
+  [[ -n "${MSP_SUPERVISOR_CONF:-}" ]] || { echo "MSP_SUPERVISOR_CONF is required for the supervisor adapter" >&2; exit 64; }
+  supervisorctl -c "$MSP_SUPERVISOR_CONF" "$@"
+}
+# Reads service $1's state word (systemd ActiveState, supervisor state) into
+# svc_state and its main pid (0 when not running) into svc_pid with a single
+# call to the manager; fails if the manager does not know the service.
+svc_probe() {
+  local out rc=0
+  svc_state=""
+  svc_pid=0
+  if [[ "$manager" == systemd ]]; then
+    out=$(systemctl show -p LoadState -p ActiveState -p MainPID -- "$1") || return 1
+    [[ "$out" != *LoadState=not-found* ]] || return 1
+    svc_state=$(sed -n 's/^ActiveState=//p' <<<"$out")
+    svc_pid=$(sed -n 's/^MainPID=//p' <<<"$out")
+  else
+    # supervisorctl status exits 3 for a stopped program and 4 for an unknown one.
+    out=$(supervisor status "$1") || rc=$?
+    ((rc == 0 || rc == 3)) || return 1
+    svc_state=$(awk 'NR == 1 { print $2 }' <<<"$out")
+    if [[ "$out" =~ pid\ ([0-9]+), ]]; then svc_pid="${BASH_REMATCH[1]}"; fi
+  fi
+  [[ "$svc_pid" =~ ^[0-9]+$ ]] || svc_pid=0
+}
+# Whether the last svc_probe saw the service running.
+svc_running() { [[ "$svc_state" == active || "$svc_state" == RUNNING ]]; }
+# Restarts service $1; supervisor's restart also starts a program that has exited.
+svc_restart() {
+  if [[ "$manager" == systemd ]]; then
+    systemctl restart -- "$1" >&2
+  else
+    supervisor restart "$1" >&2
+  fi
+}
+
+# The service name is checked for shape (it can then never be read as an
+# option) and against the allow-list before anything else happens.
+name="${MSP_PARAM_SERVICE_NAME:-}"
+[[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9@._:-]{0,127}$ ]] || refuse "invalid_service_name" "service_name is missing or malformed"
+if ! in_list "$name" "${MSP_SERVICE_ALLOWLIST:-}"; then
+  ev refused_name "$name"
+  refuse "not_allowlisted" "service $name is not in MSP_SERVICE_ALLOWLIST"
+fi
+
+read_int lines MSP_PARAM_LOG_LINES 20 1 200
+text=""
+source_name=none
+if [[ "$manager" == systemd ]]; then
+  text=$(journalctl -u "$name" -n "$lines" --no-pager -o short-iso 2>/dev/null) || text=""
+  [[ -n "$text" ]] && source_name=journal
+else
+  for stream in stderr stdout; do
+    text=$(supervisor tail -65536 "$name" "$stream" 2>/dev/null) || text=""
+    text=$(tail -n "$lines" <<<"$text" | sed '/^[[:space:]]*$/d')
+    if [[ -n "$text" ]]; then
+      source_name="supervisor_$stream"
+      break
+    fi
+  done
+fi
+count=0
+[[ -n "$text" ]] && count=$(wc -l <<<"$text")
+printf '%s\n' "$text" >&2
+excerpt=$(tr '\n' '\037' <<<"$text" | sed 's/\x1f$//; s/\x1f/ | /g')
+ev log_source "$source_name"
+ev log_lines_collected "$count"
+ev log_excerpt "${excerpt:0:1500}"
