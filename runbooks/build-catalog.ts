@@ -12,10 +12,16 @@
  * The import below names the shared sources rather than `@msp/shared`, which
  * resolves to `shared/dist` and would make the catalog depend on a prior build.
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { RunbookCatalog, RunbookDefinition, parseWith, parseYamlText, sha256Hex } from "../shared/src/index.js";
+import {
+  parseWith,
+  parseYamlText,
+  RunbookCatalog,
+  RunbookDefinition,
+  sha256Hex,
+} from "../shared/src/index.js";
 
 /** The directory holding the runbooks, their scripts and the catalog. */
 export const RUNBOOKS_DIR = fileURLToPath(new URL(".", import.meta.url));
@@ -55,11 +61,13 @@ export function loadRunbooks(dir: string = RUNBOOKS_DIR): LoadedRunbook[] {
   return files.map((file) => {
     const bytes = readFileSync(join(dir, file));
     const definition = parseWith(RunbookDefinition, parseYamlText(bytes.toString("utf8"), file), file);
-    if (`${definition.id}.yaml` !== file) throw new Error(`${file}: id ${definition.id} does not match the file name`);
+    if (`${definition.id}.yaml` !== file)
+      throw new Error(`${file}: id ${definition.id} does not match the file name`);
     if (seen.has(definition.id)) throw new Error(`${file}: duplicate runbook id ${definition.id}`);
     seen.add(definition.id);
     for (const script of referencedScripts(definition)) {
-      if (!existsSync(join(dir, script))) throw new Error(`${file}: referenced script ${script} does not exist`);
+      if (!existsSync(join(dir, script)))
+        throw new Error(`${file}: referenced script ${script} does not exist`);
     }
     return { file, bytes, definition };
   });
@@ -98,7 +106,8 @@ export function diffCatalog(onDisk: RunbookCatalog, fresh: RunbookCatalog): stri
       problems.push(`${entry.id}: missing from ${CATALOG_FILE}`);
       continue;
     }
-    if (prev.version !== entry.version) problems.push(`${entry.id}: version ${prev.version} is now ${entry.version}`);
+    if (prev.version !== entry.version)
+      problems.push(`${entry.id}: version ${prev.version} is now ${entry.version}`);
     if (prev.sha256 !== entry.sha256) problems.push(`${entry.id}: ${entry.file} changed (sha256 differs)`);
     for (const [script, sha] of Object.entries(entry.scripts)) {
       const before = prev.scripts[script];
@@ -106,7 +115,8 @@ export function diffCatalog(onDisk: RunbookCatalog, fresh: RunbookCatalog): stri
       else if (before !== sha) problems.push(`${entry.id}: ${script} changed (sha256 differs)`);
     }
     for (const script of Object.keys(prev.scripts)) {
-      if (!(script in entry.scripts)) problems.push(`${entry.id}: ${script} is pinned but no longer referenced`);
+      if (!(script in entry.scripts))
+        problems.push(`${entry.id}: ${script} is pinned but no longer referenced`);
     }
   }
   for (const id of old.keys()) problems.push(`${id}: pinned in ${CATALOG_FILE} but its runbook is gone`);
@@ -127,7 +137,8 @@ export function checkCatalog(dir: string = RUNBOOKS_DIR): string[] {
   }
   const problems = diffCatalog(onDisk, fresh);
   // Same pins but different bytes (order, spacing) still counts as stale: the file is generated.
-  if (problems.length === 0 && text !== catalogText(fresh)) problems.push(`${CATALOG_FILE} is not in generated form`);
+  if (problems.length === 0 && text !== catalogText(fresh))
+    problems.push(`${CATALOG_FILE} is not in generated form`);
   return problems;
 }
 

@@ -3,12 +3,21 @@
  * made and verified, then restored into scratch with every file's checksum
  * compared; corruption of the archive and of a file inside it is detected.
  */
-import { createHash } from "node:crypto";
+
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunOptions, contractEnv, runRunbook, runScript, runbook, sandbox, stepNamed } from "./helpers.js";
+import {
+  contractEnv,
+  type RunOptions,
+  runbook,
+  runRunbook,
+  runScript,
+  sandbox,
+  stepNamed,
+} from "./helpers.js";
 
 const box = sandbox();
 afterAll(() => box.cleanup());
@@ -25,7 +34,13 @@ let sources: string;
 let targets: string;
 let data: string;
 let repo: string;
-const FILES = ["visit-notes.txt", "scans/ct-0001.bin", "scans/ct-0002.bin", "name with spaces.txt", "ehr.sqlite"];
+const FILES = [
+  "visit-notes.txt",
+  "scans/ct-0001.bin",
+  "scans/ct-0002.bin",
+  "name with spaces.txt",
+  "ehr.sqlite",
+];
 
 beforeAll(() => {
   sources = box.mkdir("sources");
@@ -37,7 +52,10 @@ beforeAll(() => {
   writeFileSync(join(data, "scans", "ct-0001.bin"), Buffer.alloc(200_000, 7));
   writeFileSync(join(data, "scans", "ct-0002.bin"), createHash("sha512").update("x").digest());
   writeFileSync(join(data, "name with spaces.txt"), "odd names must survive\n");
-  execFileSync("sqlite3", [join(data, "ehr.sqlite"), "create table visits(id integer, note text); insert into visits values (1, 'ok');"]);
+  execFileSync("sqlite3", [
+    join(data, "ehr.sqlite"),
+    "create table visits(id integer, note text); insert into visits values (1, 'ok');",
+  ]);
 });
 
 const backupParams = () => ({ source_dir: data, repository_dir: repo });
@@ -48,7 +66,10 @@ describe("RB-BACKUP-001", () => {
     const run = await runRunbook("RB-BACKUP-001", { params: backupParams(), roots: roots(), ...dirs() });
     expect(run.failedAt).toBeUndefined();
     for (const s of run.steps) expect(s.missing, s.name).toEqual([]);
-    expect(stepNamed(run, "check_backup_state").evidence).toMatchObject({ backups_found: "0", last_backup_stale: "yes" });
+    expect(stepNamed(run, "check_backup_state").evidence).toMatchObject({
+      backups_found: "0",
+      last_backup_stale: "yes",
+    });
     expect(run.evidence).toMatchObject({ space_ok: "yes", backup_status: "success", backup_verified: "yes" });
     expect(run.evidence.files_backed_up).toBe(String(FILES.length));
 
@@ -184,7 +205,11 @@ describe("RB-RESTORE-001", () => {
 
   it("fails the test when there is no backup at all", async () => {
     const empty = box.mkdir("targets", "empty");
-    const run = await runRunbook("RB-RESTORE-001", { params: { repository_dir: empty }, roots: roots(), ...dirs() });
+    const run = await runRunbook("RB-RESTORE-001", {
+      params: { repository_dir: empty },
+      roots: roots(),
+      ...dirs(),
+    });
     expect(run.failedAt).toBe("select_backup");
     expect(run.evidence.backups_available).toBe("0");
   });

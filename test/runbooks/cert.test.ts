@@ -5,16 +5,16 @@
  * an allow-listed service under a real supervisord is restarted to load it.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  type RunOptions,
-  type Supervisor,
   contractEnv,
+  type RunOptions,
+  runbook,
   runRunbook,
   runScript,
-  runbook,
+  type Supervisor,
   sandbox,
   startSupervisor,
   stepNamed,
@@ -27,8 +27,10 @@ let acmeRoot: string;
 let supervisor: Supervisor;
 let runs = 0;
 
-const openssl = (...args: string[]) => execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-const endDate = (cert: string) => new Date(openssl("x509", "-in", cert, "-noout", "-enddate").trim().replace("notAfter=", ""));
+const openssl = (...args: string[]) =>
+  execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const endDate = (cert: string) =>
+  new Date(openssl("x509", "-in", cert, "-noout", "-enddate").trim().replace("notAfter=", ""));
 const daysLeft = (cert: string) => (endDate(cert).getTime() - Date.now()) / 86_400_000;
 const pubkey = (cert: string) => openssl("x509", "-in", cert, "-noout", "-pubkey");
 
@@ -37,8 +39,38 @@ function makeLeaf(name: string, days: number): { cert: string; key: string } {
   const key = join(certs, `${name}.key`);
   const csr = join(certs, `${name}.csr`);
   const cert = join(certs, `${name}.pem`);
-  openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${name}.clinic.test/O=Clinic, Inc.`, "-addext", `subjectAltName=DNS:${name}.clinic.test,DNS:${name}-alt.clinic.test`);
-  openssl("x509", "-req", "-in", csr, "-CA", join(certs, "ca.pem"), "-CAkey", join(certs, "ca.key"), "-days", String(days), "-copy_extensions", "copyall", "-out", cert);
+  openssl(
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    csr,
+    "-subj",
+    `/CN=${name}.clinic.test/O=Clinic, Inc.`,
+    "-addext",
+    `subjectAltName=DNS:${name}.clinic.test,DNS:${name}-alt.clinic.test`,
+  );
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    join(certs, "ca.pem"),
+    "-CAkey",
+    join(certs, "ca.key"),
+    "-days",
+    String(days),
+    "-copy_extensions",
+    "copyall",
+    "-out",
+    cert,
+  );
   return { cert, key };
 }
 
@@ -52,8 +84,27 @@ const caParams = () => ({ ca_cert_path: join(certs, "ca.pem"), ca_key_path: join
 beforeAll(async () => {
   certs = box.mkdir("certs");
   acmeRoot = box.mkdir("acme");
-  openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(certs, "ca.key"), "-out", join(certs, "ca.pem"), "-days", "3650", "-subj", "/CN=Clinic Test CA");
-  const web = writeExecutable(join(box.dir, "clinic-web"), 'echo "clinic-web started pid $$" >&2\nwhile :; do sleep 1; done');
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    join(certs, "ca.key"),
+    "-out",
+    join(certs, "ca.pem"),
+    "-days",
+    "3650",
+    "-subj",
+    "/CN=Clinic Test CA",
+  );
+  const web = writeExecutable(
+    join(box.dir, "clinic-web"),
+    'echo "clinic-web started pid $$" >&2\nwhile :; do sleep 1; done',
+  );
   supervisor = await startSupervisor(box.mkdir("supervisor"), [{ name: "clinic-web", command: web }]);
 });
 afterAll(async () => {
@@ -71,9 +122,19 @@ describe("RB-CERT-001", () => {
 
     const d = dirs();
     const run = await runRunbook("RB-CERT-001", {
-      params: { cert_path: cert, key_path: key, ...caParams(), validity_days: 90, reload_services: "clinic-web" },
+      params: {
+        cert_path: cert,
+        key_path: key,
+        ...caParams(),
+        validity_days: 90,
+        reload_services: "clinic-web",
+      },
       roots: roots(),
-      env: { MSP_SERVICE_MANAGER: "supervisor", MSP_SUPERVISOR_CONF: supervisor.conf, MSP_SERVICE_ALLOWLIST: "clinic-web" },
+      env: {
+        MSP_SERVICE_MANAGER: "supervisor",
+        MSP_SUPERVISOR_CONF: supervisor.conf,
+        MSP_SERVICE_ALLOWLIST: "clinic-web",
+      },
       ...d,
     });
     expect(run.failedAt).toBeUndefined();
@@ -95,7 +156,9 @@ describe("RB-CERT-001", () => {
     expect(Number(run.evidence.new_cert_days_remaining)).toBeGreaterThanOrEqual(89);
     expect(openssl("x509", "-in", cert, "-noout", "-subject")).toBe(subject);
     expect(pubkey(cert)).toBe(openssl("pkey", "-in", key, "-pubout"));
-    expect(openssl("x509", "-in", cert, "-noout", "-ext", "subjectAltName")).toContain("DNS:ehr-alt.clinic.test");
+    expect(openssl("x509", "-in", cert, "-noout", "-ext", "subjectAltName")).toContain(
+      "DNS:ehr-alt.clinic.test",
+    );
     expect(openssl("verify", "-CAfile", join(certs, "ca.pem"), cert)).toContain(": OK");
 
     // The old certificate was kept, byte for byte, outside the certificate directory.
@@ -131,7 +194,12 @@ describe("RB-CERT-001", () => {
       ...d,
     });
     expect(run.failedAt).toBeUndefined();
-    expect(run.evidence).toMatchObject({ renew_method: "acme", renewal_status: "issued", cert_installed: "yes", reload_status: "none" });
+    expect(run.evidence).toMatchObject({
+      renew_method: "acme",
+      renewal_status: "issued",
+      cert_installed: "yes",
+      reload_status: "none",
+    });
     expect(daysLeft(cert)).toBeGreaterThan(59);
     const calledWith = readFileSync(seen, "utf8");
     expect(calledWith).toContain("argc=0\n");
@@ -169,9 +237,19 @@ describe("RB-CERT-001", () => {
   it("leaves a certificate outside the renewal window alone", async () => {
     const { cert, key } = makeLeaf("lab", 200);
     const before = readFileSync(cert);
-    const run = await runRunbook("RB-CERT-001", { params: { cert_path: cert, key_path: key, ...caParams() }, roots: roots(), ...dirs() });
+    const run = await runRunbook("RB-CERT-001", {
+      params: { cert_path: cert, key_path: key, ...caParams() },
+      roots: roots(),
+      ...dirs(),
+    });
     expect(run.failedAt).toBeUndefined();
-    expect(run.evidence).toMatchObject({ renewal_needed: "no", renewal_status: "not_needed", cert_installed: "unchanged", cert_valid_for_window: "yes", reload_status: "none" });
+    expect(run.evidence).toMatchObject({
+      renewal_needed: "no",
+      renewal_status: "not_needed",
+      cert_installed: "unchanged",
+      cert_valid_for_window: "yes",
+      reload_status: "none",
+    });
     expect(readFileSync(cert).equals(before)).toBe(true);
   });
 
@@ -182,13 +260,21 @@ describe("RB-CERT-001", () => {
     const run = await runRunbook("RB-CERT-001", {
       params: { cert_path: cert, key_path: key, ...caParams(), reload_services: "clinic-web" },
       roots: roots(),
-      env: { MSP_SERVICE_MANAGER: "supervisor", MSP_SUPERVISOR_CONF: supervisor.conf, MSP_SERVICE_ALLOWLIST: "clinic-web" },
+      env: {
+        MSP_SERVICE_MANAGER: "supervisor",
+        MSP_SUPERVISOR_CONF: supervisor.conf,
+        MSP_SERVICE_ALLOWLIST: "clinic-web",
+      },
       dryRun: true,
       ...d,
     });
     expect(run.failedAt).toBeUndefined();
     for (const s of run.steps) expect([s.name, s.missing]).toEqual([s.name, []]);
-    expect(run.evidence).toMatchObject({ renewal_status: "dry_run", cert_installed: "dry_run", reload_status: "not_needed" });
+    expect(run.evidence).toMatchObject({
+      renewal_status: "dry_run",
+      cert_installed: "dry_run",
+      reload_status: "not_needed",
+    });
     expect(readFileSync(cert).equals(before)).toBe(true);
     expect(existsSync(join(d.stateDir, "cert-backups"))).toBe(false);
     expect(existsSync(join(d.workDir, "cert-new.pem"))).toBe(false);
@@ -197,7 +283,11 @@ describe("RB-CERT-001", () => {
   it("refuses paths outside the certs root and a reload service that is not allow-listed, before changing anything", async () => {
     const { cert, key } = makeLeaf("guard", 1);
     const rb = runbook("RB-CERT-001");
-    for (const bad of ["../../etc/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt", `${certs}/../../../etc/passwd`]) {
+    for (const bad of [
+      "../../etc/ssl/cert.pem",
+      "/etc/ssl/certs/ca-certificates.crt",
+      `${certs}/../../../etc/passwd`,
+    ]) {
       for (const params of [
         { cert_path: bad, key_path: key },
         { cert_path: cert, key_path: bad },
@@ -223,7 +313,11 @@ describe("RB-CERT-001", () => {
   it("refuses to renew with a key that does not belong to the certificate", async () => {
     const { cert } = makeLeaf("mismatch", 1);
     const { key: otherKey } = makeLeaf("other", 1);
-    const run = await runRunbook("RB-CERT-001", { params: { cert_path: cert, key_path: otherKey, ...caParams() }, roots: roots(), ...dirs() });
+    const run = await runRunbook("RB-CERT-001", {
+      params: { cert_path: cert, key_path: otherKey, ...caParams() },
+      roots: roots(),
+      ...dirs(),
+    });
     expect(run.failedAt).toBe("issue_certificate");
     expect(stepNamed(run, "issue_certificate").stderr).toContain("does not belong");
     expect(run.rollback.map((r) => r.evidence.rollback_cert_restored)).toEqual(["no"]);
@@ -234,7 +328,11 @@ describe("RB-CERT-001", () => {
     const { cert, key } = makeLeaf("undo", 1);
     const before = readFileSync(cert);
     const rb = runbook("RB-CERT-001");
-    const env = contractEnv(rb, { params: { cert_path: cert, key_path: key, ...caParams() }, roots: roots(), ...dirs() });
+    const env = contractEnv(rb, {
+      params: { cert_path: cert, key_path: key, ...caParams() },
+      roots: roots(),
+      ...dirs(),
+    });
     for (const s of ["cert_backup", "cert_issue", "cert_install"]) {
       expect((await runScript(`scripts/${s}.sh`, env, { cwd: box.dir })).code, s).toBe(0);
     }

@@ -13,13 +13,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
-  type RunOptions,
-  type Supervisor,
   alive,
   contractEnv,
+  type RunOptions,
+  runbook,
   runRunbook,
   runScript,
-  runbook,
+  type Supervisor,
   sandbox,
   startSupervisor,
   stepNamed,
@@ -89,9 +89,17 @@ describe("RB-CPU-001", () => {
 
   it("escalates to SIGKILL when the process ignores SIGTERM for the grace period", async () => {
     const pid = await burn(burnStubborn);
-    const run = await runRunbook("RB-CPU-001", { ...options({ process_name: "msp-burn-hard" }), validate: false });
+    const run = await runRunbook("RB-CPU-001", {
+      ...options({ process_name: "msp-burn-hard" }),
+      validate: false,
+    });
     expect(run.failedAt).toBeUndefined();
-    expect(run.evidence).toMatchObject({ planned_action: "terminate", signal_sent: "KILL", target_stopped: "yes", remediation_verified: "yes" });
+    expect(run.evidence).toMatchObject({
+      planned_action: "terminate",
+      signal_sent: "KILL",
+      target_stopped: "yes",
+      remediation_verified: "yes",
+    });
     expect(stepNamed(run, "remediate_runaway").stderr).toContain("ignored SIGTERM");
     expect(alive(pid)).toBe(false);
   });
@@ -102,7 +110,11 @@ describe("RB-CPU-001", () => {
     expect(run.evidence).toMatchObject({ top_process: "msp-burn-deny", over_threshold: "yes" });
     expect(run.failedAt).toBe("check_legitimacy");
     expect(stepNamed(run, "check_legitimacy").code).toBe(65);
-    expect(run.evidence).toMatchObject({ process_allowlisted: "no", refused: "not_allowlisted", refused_name: "msp-burn-deny" });
+    expect(run.evidence).toMatchObject({
+      process_allowlisted: "no",
+      refused: "not_allowlisted",
+      refused_name: "msp-burn-deny",
+    });
     expect(run.steps.map((s) => s.name)).toEqual(["measure_cpu", "check_legitimacy"]);
     expect(alive(pid)).toBe(true);
   });
@@ -110,7 +122,9 @@ describe("RB-CPU-001", () => {
   it("finds the burner among all processes without a name filter", async () => {
     const pid = await burn(burnDenied);
     const o = options({ cpu_threshold_percent: 6400 });
-    const run = await runScript("scripts/cpu_measure.sh", contractEnv(runbook("RB-CPU-001"), o), { cwd: o.workDir });
+    const run = await runScript("scripts/cpu_measure.sh", contractEnv(runbook("RB-CPU-001"), o), {
+      cwd: o.workDir,
+    });
     expect(run.code).toBe(0);
     expect(run.evidence.over_threshold).toBe("no");
     const sampled = readFileSync(join(o.workDir, "cpu_top.tsv"), "utf8")
@@ -127,9 +141,16 @@ describe("RB-CPU-001", () => {
 
   it("changes nothing in dry-run mode", async () => {
     const pid = await burn(burnOk);
-    const run = await runRunbook("RB-CPU-001", options({ process_name: "msp-burn-ok" }, { dryRun: true, validate: false }));
+    const run = await runRunbook(
+      "RB-CPU-001",
+      options({ process_name: "msp-burn-ok" }, { dryRun: true, validate: false }),
+    );
     for (const s of run.steps) expect([s.name, s.code, s.missing]).toEqual([s.name, 0, []]);
-    expect(run.evidence).toMatchObject({ planned_action: "terminate", remediation: "dry_run", remediation_verified: "skipped" });
+    expect(run.evidence).toMatchObject({
+      planned_action: "terminate",
+      remediation: "dry_run",
+      remediation_verified: "skipped",
+    });
     expect(alive(pid)).toBe(true);
   });
 
@@ -155,7 +176,12 @@ describe("RB-CPU-001", () => {
         options(
           { process_name: "msp-indexer" },
           {
-            env: { MSP_PROCESS_ALLOWLIST: "", MSP_SERVICE_ALLOWLIST: "indexer", MSP_SERVICE_MANAGER: "supervisor", MSP_SUPERVISOR_CONF: supervisor.conf },
+            env: {
+              MSP_PROCESS_ALLOWLIST: "",
+              MSP_SERVICE_ALLOWLIST: "indexer",
+              MSP_SERVICE_MANAGER: "supervisor",
+              MSP_SUPERVISOR_CONF: supervisor.conf,
+            },
             validate: false,
           },
         ),

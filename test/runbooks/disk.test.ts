@@ -4,11 +4,19 @@
  * roots, until usage is back under the threshold.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Sandbox, contractEnv, runRunbook, runScript, runbook, sandbox, stepNamed } from "./helpers.js";
+import { contractEnv, runbook, runRunbook, runScript, type Sandbox, sandbox, stepNamed } from "./helpers.js";
 
 const DAY = 86_400;
 const LOG_LINE = "2026-01-01T00:00:00Z GET /api/patients/17 200 12ms clinic-web\n";
@@ -56,7 +64,14 @@ function clinic(): Clinic {
     tmp,
     logs,
     outside,
-    params: { target_dir: data, quota_mb: 4, threshold_percent: 80, temp_max_age_days: 7, log_max_mb: 1, largest_count: 3 },
+    params: {
+      target_dir: data,
+      quota_mb: 4,
+      threshold_percent: 80,
+      temp_max_age_days: 7,
+      log_max_mb: 1,
+      largest_count: 3,
+    },
     roots: { disk_targets: [data], tmp: [tmp], log: [logs] },
   };
 }
@@ -73,7 +88,12 @@ describe("RB-DISK-001", () => {
     const before = stepNamed(run, "check_usage").evidence;
     expect(before).toMatchObject({ usage_mode: "quota", limit_kb: String(4 * 1024), over_threshold: "yes" });
     expect(Number(before.usage_percent)).toBeGreaterThanOrEqual(100);
-    expect(run.evidence).toMatchObject({ temp_files_removed: "3", temp_cleanup: "done", logs_rotated: "1", log_rotation: "done" });
+    expect(run.evidence).toMatchObject({
+      temp_files_removed: "3",
+      temp_cleanup: "done",
+      logs_rotated: "1",
+      log_rotation: "done",
+    });
     expect(Number(run.evidence.temp_kb_freed)).toBe(1800);
     expect(run.evidence.usage_below_threshold).toBe("yes");
     expect(Number(run.evidence.usage_after_percent)).toBeLessThan(80);
@@ -108,11 +128,21 @@ describe("RB-DISK-001", () => {
 
   it("measures the whole filesystem with df when no quota is set", async () => {
     const c = clinic();
-    const env = contractEnv(runbook("RB-DISK-001"), { params: { ...c.params, quota_mb: 0 }, roots: c.roots, ...dirs(c) });
+    const env = contractEnv(runbook("RB-DISK-001"), {
+      params: { ...c.params, quota_mb: 0 },
+      roots: c.roots,
+      ...dirs(c),
+    });
     const run = await runScript("scripts/disk_usage.sh", env, { cwd: c.box.dir });
     expect(run.code).toBe(0);
     expect(run.evidence.usage_mode).toBe("filesystem");
-    const [total, used, avail] = execFileSync("df", ["-Pk", c.data], { encoding: "utf8" }).split("\n")[1]?.trim().split(/\s+/).slice(1, 4).map(Number) ?? [];
+    const [total, used, avail] =
+      execFileSync("df", ["-Pk", c.data], { encoding: "utf8" })
+        .split("\n")[1]
+        ?.trim()
+        .split(/\s+/)
+        .slice(1, 4)
+        .map(Number) ?? [];
     expect(total).toBeGreaterThan(0);
     expect(Number(run.evidence.limit_kb)).toBeCloseTo((used ?? 0) + (avail ?? 0), -4);
     expect(Number(run.evidence.usage_percent)).toBeGreaterThan(0);
@@ -123,9 +153,19 @@ describe("RB-DISK-001", () => {
     const c = clinic();
     const listing = () => execFileSync("find", [c.data, "-printf", "%p %s %T@\\n"], { encoding: "utf8" });
     const before = listing();
-    const run = await runRunbook("RB-DISK-001", { params: c.params, roots: c.roots, dryRun: true, ...dirs(c) });
+    const run = await runRunbook("RB-DISK-001", {
+      params: c.params,
+      roots: c.roots,
+      dryRun: true,
+      ...dirs(c),
+    });
     for (const s of run.steps) expect([s.name, s.missing]).toEqual([s.name, []]);
-    expect(run.evidence).toMatchObject({ temp_cleanup: "dry_run", temp_files_removed: "0", log_rotation: "dry_run", usage_below_threshold: "no" });
+    expect(run.evidence).toMatchObject({
+      temp_cleanup: "dry_run",
+      temp_files_removed: "0",
+      log_rotation: "dry_run",
+      usage_below_threshold: "no",
+    });
     expect(stepNamed(run, "clean_temp").stderr).toContain("would delete 3 files");
     expect(listing()).toBe(before);
   });
@@ -152,8 +192,16 @@ describe("RB-DISK-001", () => {
 
   it("skips cleanup when no tmp or log root is configured", async () => {
     const c = clinic();
-    const run = await runRunbook("RB-DISK-001", { params: c.params, roots: { disk_targets: [c.data] }, ...dirs(c) });
-    expect(run.evidence).toMatchObject({ temp_cleanup: "skipped", log_rotation: "skipped", usage_below_threshold: "no" });
+    const run = await runRunbook("RB-DISK-001", {
+      params: c.params,
+      roots: { disk_targets: [c.data] },
+      ...dirs(c),
+    });
+    expect(run.evidence).toMatchObject({
+      temp_cleanup: "skipped",
+      log_rotation: "skipped",
+      usage_below_threshold: "no",
+    });
     expect(readdirSync(c.tmp)).toHaveLength(5);
   });
 });

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { RunbookDefinition } from "@msp/shared";
-import { RUNBOOKS_DIR, loadRunbooks } from "../../runbooks/build-catalog.js";
+import { loadRunbooks, RUNBOOKS_DIR } from "../../runbooks/build-catalog.js";
 
 const execFileP = promisify(execFile);
 
@@ -81,7 +81,13 @@ export function runScript(
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ script, code: code ?? (signal === null ? -1 : 128), stdout, stderr, evidence: parseEvidence(stdout) });
+      resolve({
+        script,
+        code: code ?? (signal === null ? -1 : 128),
+        stdout,
+        stderr,
+        evidence: parseEvidence(stdout),
+      });
     });
   });
 }
@@ -141,7 +147,8 @@ export function contractEnv(rb: RunbookDefinition, opts: RunOptions): Record<str
     const value = opts.params[name] ?? ("default" in decl ? decl.default : undefined);
     if (value !== undefined) env[`MSP_PARAM_${name.toUpperCase()}`] = String(value);
   }
-  for (const [root, dirs] of Object.entries(opts.roots ?? {})) env[`MSP_ROOTS_${root.toUpperCase()}`] = dirs.join(":");
+  for (const [root, dirs] of Object.entries(opts.roots ?? {}))
+    env[`MSP_ROOTS_${root.toUpperCase()}`] = dirs.join(":");
   return env;
 }
 
@@ -189,7 +196,8 @@ export async function runRunbook(id: string, opts: RunOptions): Promise<RunbookR
 /** Step results by name, for readable assertions. */
 export function stepNamed(run: RunbookRun, name: string): ScriptRun & { missing: string[] } {
   const s = run.steps.find((x) => x.name === name);
-  if (s === undefined) throw new Error(`step ${name} did not run; ran ${run.steps.map((x) => x.name).join(", ")}`);
+  if (s === undefined)
+    throw new Error(`step ${name} did not run; ran ${run.steps.map((x) => x.name).join(", ")}`);
   return s;
 }
 
@@ -270,7 +278,8 @@ export async function startSupervisor(dir: string, programs: ProgramSpec[]): Pro
       for (;;) {
         const now = await sup.state(program);
         if (now === state) return;
-        if (Date.now() > deadline) throw new Error(`${program} is ${now}, not ${state}, after ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`${program} is ${now}, not ${state}, after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 200));
       }
     },

@@ -5,19 +5,20 @@
  * agree on parameters, defaults, roots and evidence keys.
  */
 import { execFile } from "node:child_process";
-import { cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { RunbookDefinition, parseYamlText } from "@msp/shared";
+import { parseYamlText, RunbookDefinition } from "@msp/shared";
 import { afterAll, describe, expect, it } from "vitest";
-import { RUNBOOKS_DIR, buildCatalog, checkCatalog, referencedScripts } from "../../runbooks/build-catalog.js";
+import { buildCatalog, checkCatalog, RUNBOOKS_DIR, referencedScripts } from "../../runbooks/build-catalog.js";
 import { RUNBOOKS, runScript, sandbox, scriptPath } from "./helpers.js";
 
 const execFileP = promisify(execFile);
 const REPO_ROOT = join(RUNBOOKS_DIR, "..");
 const source = (script: string) => readFileSync(scriptPath(script), "utf8");
 /** Keys a script prints: every literal `ev <key>` call. */
-const printedKeys = (script: string) => new Set([...source(script).matchAll(/\bev ([a-z][a-z0-9_]*)\b/g)].map((m) => m[1]));
+const printedKeys = (script: string) =>
+  new Set([...source(script).matchAll(/\bev ([a-z][a-z0-9_]*)\b/g)].map((m) => m[1]));
 const allScripts = [...new Set([...RUNBOOKS.values()].flatMap(referencedScripts))].sort();
 
 const scratch = sandbox();
@@ -25,12 +26,20 @@ afterAll(() => scratch.cleanup());
 
 describe("runbook definitions", () => {
   const expected = {
-    "RB-BACKUP-001": { sla: 14400, trigger: "backup_failure", controls: ["164.308(a)(7)(ii)(A)", "164.310(d)(2)(iv)"] },
+    "RB-BACKUP-001": {
+      sla: 14400,
+      trigger: "backup_failure",
+      controls: ["164.308(a)(7)(ii)(A)", "164.310(d)(2)(iv)"],
+    },
     "RB-CERT-001": { sla: 3600, trigger: "cert_expiry", controls: ["164.312(e)(1)"] },
     "RB-DISK-001": { sla: 1800, trigger: "disk_full", controls: ["164.308(a)(1)(ii)(D)"] },
     "RB-SERVICE-001": { sla: 900, trigger: "service_crash", controls: ["164.308(a)(1)(ii)(D)"] },
     "RB-CPU-001": { sla: 1800, trigger: "high_cpu", controls: ["164.308(a)(1)(ii)(D)"] },
-    "RB-RESTORE-001": { sla: 7200, trigger: "restore_test_due", controls: ["164.308(a)(7)(ii)(A)", "164.310(d)(2)(iv)"] },
+    "RB-RESTORE-001": {
+      sla: 7200,
+      trigger: "restore_test_due",
+      controls: ["164.308(a)(7)(ii)(A)", "164.310(d)(2)(iv)"],
+    },
   };
 
   it("has exactly the six seed runbooks, with the seeds' SLAs, triggers and HIPAA controls", () => {
@@ -38,7 +47,10 @@ describe("runbook definitions", () => {
     for (const [id, want] of Object.entries(expected)) {
       const rb = RUNBOOKS.get(id);
       expect(rb?.sla_target_seconds, id).toBe(want.sla);
-      expect(rb?.triggers.map((t) => t.event_type), id).toEqual([want.trigger]);
+      expect(
+        rb?.triggers.map((t) => t.event_type),
+        id,
+      ).toEqual([want.trigger]);
       expect(rb?.hipaa_controls, id).toEqual(want.controls);
     }
   });
@@ -60,7 +72,8 @@ describe("runbook definitions", () => {
         if (p.type !== "string") continue;
         expect(p.pattern.startsWith("^") && p.pattern.endsWith("$"), `${rb.id}.${name}`).toBe(true);
         const re = new RegExp(p.pattern);
-        for (const a of attacks) expect(re.test(a), `${rb.id}.${name} accepts ${JSON.stringify(a)}`).toBe(false);
+        for (const a of attacks)
+          expect(re.test(a), `${rb.id}.${name} accepts ${JSON.stringify(a)}`).toBe(false);
       }
     }
   });
@@ -69,7 +82,8 @@ describe("runbook definitions", () => {
     for (const rb of RUNBOOKS.values()) {
       const printed = new Set(rb.steps.flatMap((s) => [...printedKeys(s.script)]));
       for (const expr of rb.success_criteria) {
-        for (const key of criteriaKeys(expr)) expect(printed.has(key), `${rb.id}: ${expr} uses ${key}`).toBe(true);
+        for (const key of criteriaKeys(expr))
+          expect(printed.has(key), `${rb.id}: ${expr} uses ${key}`).toBe(true);
       }
     }
     expect(() => criteriaKeys('a == "x" and (b >= 3 or c != "y")')).not.toThrow();
@@ -82,7 +96,8 @@ describe("runbook definitions", () => {
     for (const rb of RUNBOOKS.values()) {
       for (const step of rb.steps) {
         const printed = printedKeys(step.script);
-        for (const key of step.evidence_required) expect(printed.has(key), `${rb.id} ${step.name}: ${key}`).toBe(true);
+        for (const key of step.evidence_required)
+          expect(printed.has(key), `${rb.id} ${step.name}: ${key}`).toBe(true);
       }
       const all = new Set(rb.steps.flatMap((s) => [...printedKeys(s.script)]));
       for (const key of [...rb.evidence_artifacts.required, ...rb.evidence_artifacts.optional]) {
@@ -108,11 +123,18 @@ describe("catalog.json", () => {
 
   it("--check exits 1 naming the stale entry when a script changes", async () => {
     const copy = scratch.mkdir("library");
-    cpSync(RUNBOOKS_DIR, copy, { recursive: true, filter: (src) => !src.endsWith(".ts") && !src.endsWith(".md") });
+    cpSync(RUNBOOKS_DIR, copy, {
+      recursive: true,
+      filter: (src) => !src.endsWith(".ts") && !src.endsWith(".md"),
+    });
     const cli = (...args: string[]) =>
-      execFileP(process.execPath, ["--import", "tsx", "runbooks/build-catalog.ts", "--check", "--dir", copy, ...args], {
-        cwd: REPO_ROOT,
-      });
+      execFileP(
+        process.execPath,
+        ["--import", "tsx", "runbooks/build-catalog.ts", "--check", "--dir", copy, ...args],
+        {
+          cwd: REPO_ROOT,
+        },
+      );
     await expect(cli()).resolves.toMatchObject({ stdout: expect.stringContaining("current") });
 
     const target = join(copy, "scripts", "disk_clean_temp.sh");
@@ -184,19 +206,28 @@ describe("scripts", () => {
           const p = rb.params[(m[1] ?? "").toLowerCase()];
           expect(p?.type, `${rb.id} ${script} ${m[1]}`).toBe("integer");
           if (p?.type !== "integer") continue;
-          expect([p.default, p.min, p.max], `${rb.id} ${script} ${m[1]}`).toEqual([Number(m[2]), Number(m[3]), Number(m[4])]);
+          expect([p.default, p.min, p.max], `${rb.id} ${script} ${m[1]}`).toEqual([
+            Number(m[2]),
+            Number(m[3]),
+            Number(m[4]),
+          ]);
         }
         for (const m of text.matchAll(/path_in_roots \w+ MSP_PARAM_(\w+) MSP_ROOTS_(\w+)/g)) {
           const p = rb.params[(m[1] ?? "").toLowerCase()];
-          expect(p?.type === "path" && p.root === (m[2] ?? "").toLowerCase(), `${rb.id} ${script} ${m[1]}`).toBe(true);
+          expect(
+            p?.type === "path" && p.root === (m[2] ?? "").toLowerCase(),
+            `${rb.id} ${script} ${m[1]}`,
+          ).toBe(true);
         }
         for (const m of text.matchAll(/\$\{MSP_PARAM_(\w+):-([^}]*)\}/g)) {
           const p = rb.params[(m[1] ?? "").toLowerCase()];
-          const fallback = p !== undefined && "default" in p && p.default !== undefined ? String(p.default) : "";
+          const fallback =
+            p !== undefined && "default" in p && p.default !== undefined ? String(p.default) : "";
           expect(m[2], `${rb.id} ${script} default of ${m[1]}`).toBe(fallback);
         }
       }
-      for (const name of Object.keys(rb.params)) expect(used.has(name), `${rb.id} declares unused ${name}`).toBe(true);
+      for (const name of Object.keys(rb.params))
+        expect(used.has(name), `${rb.id} declares unused ${name}`).toBe(true);
     }
   });
 });
@@ -225,7 +256,8 @@ function criteriaKeys(expr: string): string[] {
       return;
     }
     if (t === "true" || t === "false") return;
-    if (!/^[a-z][a-z0-9_]*$/.test(t) || t === "and" || t === "or") throw new Error(`expected a key, got ${t}`);
+    if (!/^[a-z][a-z0-9_]*$/.test(t) || t === "and" || t === "or")
+      throw new Error(`expected a key, got ${t}`);
     keys.push(t);
     const op = next();
     const literal = next();

@@ -3,16 +3,17 @@
  * the runbook records its state and last log lines, restarts it through the
  * supervisor adapter and verifies it runs again under a new pid.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  type RunOptions,
-  type Supervisor,
   alive,
   contractEnv,
+  type RunOptions,
+  runbook,
   runRunbook,
   runScript,
-  runbook,
+  type Supervisor,
   sandbox,
   startSupervisor,
   stepNamed,
@@ -24,9 +25,15 @@ let supervisor: Supervisor;
 let runs = 0;
 
 beforeAll(async () => {
-  const api = writeExecutable(join(box.dir, "clinic-api"), 'echo "clinic-api listening on 127.0.0.1:8080 (pid $$)" >&2\nwhile :; do sleep 1; done');
+  const api = writeExecutable(
+    join(box.dir, "clinic-api"),
+    'echo "clinic-api listening on 127.0.0.1:8080 (pid $$)" >&2\nwhile :; do sleep 1; done',
+  );
   const other = writeExecutable(join(box.dir, "billing"), "while :; do sleep 1; done");
-  const flaky = writeExecutable(join(box.dir, "fax-gateway"), 'echo "fax-gateway: modem not found" >&2\nsleep 0.8\nexit 1');
+  const flaky = writeExecutable(
+    join(box.dir, "fax-gateway"),
+    'echo "fax-gateway: modem not found" >&2\nsleep 0.8\nexit 1',
+  );
   supervisor = await startSupervisor(box.mkdir("supervisor"), [
     { name: "clinic-api", command: api },
     { name: "billing", command: other },
@@ -44,7 +51,11 @@ function options(params: Record<string, string | number>, extra: Partial<RunOpti
     params: { verify_wait_seconds: 10, ...params },
     workDir: box.mkdir(`work-${runs}`),
     stateDir: box.mkdir("state"),
-    env: { MSP_SERVICE_MANAGER: "supervisor", MSP_SUPERVISOR_CONF: supervisor.conf, MSP_SERVICE_ALLOWLIST: "clinic-api" },
+    env: {
+      MSP_SERVICE_MANAGER: "supervisor",
+      MSP_SUPERVISOR_CONF: supervisor.conf,
+      MSP_SERVICE_ALLOWLIST: "clinic-api",
+    },
     ...extra,
   };
 }
@@ -73,7 +84,12 @@ describe("RB-SERVICE-001", () => {
     });
     expect(run.evidence.log_source).toBe("supervisor_stderr");
     expect(run.evidence.log_excerpt).toContain(`clinic-api listening on 127.0.0.1:8080 (pid ${crashed})`);
-    expect(run.evidence).toMatchObject({ restart_method: "supervisorctl", service_restarted: "yes", service_running: "yes", pid_changed: "yes" });
+    expect(run.evidence).toMatchObject({
+      restart_method: "supervisorctl",
+      service_restarted: "yes",
+      service_running: "yes",
+      pid_changed: "yes",
+    });
 
     const now = await supervisor.pid("clinic-api");
     expect(await supervisor.state("clinic-api")).toBe("RUNNING");
@@ -88,7 +104,13 @@ describe("RB-SERVICE-001", () => {
       "RB-SERVICE-001",
       options(
         { service_name: "fax-gateway", verify_wait_seconds: 1 },
-        { env: { MSP_SERVICE_MANAGER: "supervisor", MSP_SUPERVISOR_CONF: supervisor.conf, MSP_SERVICE_ALLOWLIST: "fax-gateway" } },
+        {
+          env: {
+            MSP_SERVICE_MANAGER: "supervisor",
+            MSP_SUPERVISOR_CONF: supervisor.conf,
+            MSP_SERVICE_ALLOWLIST: "fax-gateway",
+          },
+        },
       ),
     );
     expect(stepNamed(run, "restart_service").evidence.service_restarted).toBe("yes");
@@ -116,11 +138,19 @@ describe("RB-SERVICE-001", () => {
 
   it("changes nothing in dry-run mode", async () => {
     await crash("clinic-api");
-    const env = contractEnv(runbook("RB-SERVICE-001"), options({ service_name: "clinic-api" }, { dryRun: true }));
-    for (const script of ["scripts/service_status.sh", "scripts/service_logs.sh", "scripts/service_restart.sh"]) {
+    const env = contractEnv(
+      runbook("RB-SERVICE-001"),
+      options({ service_name: "clinic-api" }, { dryRun: true }),
+    );
+    for (const script of [
+      "scripts/service_status.sh",
+      "scripts/service_logs.sh",
+      "scripts/service_restart.sh",
+    ]) {
       const run = await runScript(script, env, { cwd: box.dir });
       expect([script, run.code]).toEqual([script, 0]);
-      if (script.endsWith("restart.sh")) expect(run.evidence).toMatchObject({ dry_run: "1", service_restarted: "dry_run" });
+      if (script.endsWith("restart.sh"))
+        expect(run.evidence).toMatchObject({ dry_run: "1", service_restarted: "dry_run" });
     }
     expect(await supervisor.state("clinic-api")).toBe("EXITED");
   });
@@ -128,7 +158,16 @@ describe("RB-SERVICE-001", () => {
   it("fails for an allow-listed name the service manager does not know", async () => {
     const run = await runRunbook(
       "RB-SERVICE-001",
-      options({ service_name: "ghost" }, { env: { MSP_SERVICE_MANAGER: "supervisor", MSP_SUPERVISOR_CONF: supervisor.conf, MSP_SERVICE_ALLOWLIST: "ghost" } }),
+      options(
+        { service_name: "ghost" },
+        {
+          env: {
+            MSP_SERVICE_MANAGER: "supervisor",
+            MSP_SUPERVISOR_CONF: supervisor.conf,
+            MSP_SERVICE_ALLOWLIST: "ghost",
+          },
+        },
+      ),
     );
     expect(run.failedAt).toBe("check_status");
     expect(run.steps[0]?.code).toBe(1);
