@@ -175,6 +175,18 @@ describe("scripts", () => {
     }
   });
 
+  it("list in their header every evidence key they print", () => {
+    // dry_run, refused and refused_name are the library-wide keys the README documents once.
+    const common = new Set(["dry_run", "refused", "refused_name"]);
+    for (const script of allScripts) {
+      const header = /^# Prints:[\s\S]*?^# Exit:/m.exec(source(script))?.[0] ?? "";
+      for (const key of printedKeys(script)) {
+        if (key !== undefined && !common.has(key))
+          expect(header, `${script} header lacks ${key}`).toMatch(new RegExp(`\\b${key}\\b`));
+      }
+    }
+  });
+
   it("pass bash -n", async () => {
     for (const script of allScripts) await execFileP("bash", ["-n", scriptPath(script)]);
   });
