@@ -110,11 +110,11 @@ fi
 umask 077
 if [[ "$method" == internal_ca ]]; then
   req="$MSP_WORK_DIR/cert-renew.csr"
-  openssl x509 -x509toreq -in "$cert" -signkey "$key" -copy_extensions copyall -out "$req" 2>/dev/null
+  openssl x509 -x509toreq -in "$cert" -signkey "$key" -copy_extensions copyall -out "$req"
   # A random 128-bit serial, as CAs must not reuse serials.
   serial=$(openssl rand -hex 16)
   openssl x509 -req -in "$req" -CA "$ca_cert" -CAkey "$ca_key" -days "$validity" \
-    -copy_extensions copyall -set_serial "0x$serial" -out "$staged" 2>/dev/null
+    -copy_extensions copyall -set_serial "0x$serial" -out "$staged"
   rm -f -- "$req"
 else
   cn=$(openssl x509 -in "$cert" -noout -subject -nameopt multiline | awk -F' = ' '/commonName/ { print $2; exit }')

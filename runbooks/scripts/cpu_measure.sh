@@ -53,16 +53,6 @@ snapshot() {
     printf '%s\t%s\t%s\t%s\n' "$pid" "${fields[19]}" "$((fields[11] + fields[12]))" "${comm//[^A-Za-z0-9._:@\/-]/_}"
   done
 }
-# Start time (clock ticks after boot) of a live, non-zombie pid $1; fails when it is gone.
-proc_start() {
-  local line rest
-  local -a fields
-  { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
-  rest="${line##*) }"
-  read -r -a fields <<<"$rest"
-  [[ "${fields[0]}" != Z && "${fields[0]}" != X ]] || return 1
-  printf '%s' "${fields[19]}"
-}
 # Samples every process (or only those named $2) for $1 milliseconds and prints
 # "percent<TAB>pid<TAB>starttime<TAB>name" lines, busiest first.
 sample_cpu() {

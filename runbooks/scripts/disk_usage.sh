@@ -39,8 +39,9 @@ path_in_roots() {
   for root in "${list[@]}"; do
     [[ "$root" == /* ]] || continue
     rroot=$(realpath -m -- "$root")
-    [[ "$rroot" == / ]] && continue
-    if [[ "$real" == "$rroot" || "$real" == "$rroot"/* ]]; then
+    # No skip of a / root here: this script only reads, and the root
+    # filesystem is a legitimate thing to measure.
+    if [[ "$rroot" == / || "$real" == "$rroot" || "$real" == "$rroot"/* ]]; then
       printf -v "$1" '%s' "$real"
       return 0
     fi

@@ -149,6 +149,35 @@ describe("RB-DISK-001", () => {
     expect(Number(run.evidence.usage_percent)).toBeLessThanOrEqual(100);
   });
 
+  it("may measure the root filesystem but never cleans inside a root of /", async () => {
+    const c = clinic();
+    const rb = runbook("RB-DISK-001");
+    const measure = contractEnv(rb, {
+      params: { ...c.params, target_dir: "/", quota_mb: 0 },
+      roots: { disk_targets: ["/"] },
+      ...dirs(c),
+    });
+    const usage = await runScript("scripts/disk_usage.sh", measure, { cwd: c.box.dir });
+    expect([usage.code, usage.evidence.usage_mode]).toEqual([0, "filesystem"]);
+
+    const slash = { disk_targets: [c.data], tmp: ["/"], log: ["/"] };
+    const named = contractEnv(rb, {
+      params: { ...c.params, temp_dir: c.tmp, log_dir: c.logs },
+      roots: slash,
+      ...dirs(c),
+    });
+    for (const script of ["scripts/disk_clean_temp.sh", "scripts/disk_rotate_logs.sh"]) {
+      const run = await runScript(script, named, { cwd: c.box.dir });
+      expect([script, run.code, run.evidence.refused]).toEqual([script, 65, "path_outside_roots"]);
+    }
+    const all = contractEnv(rb, { params: c.params, roots: slash, ...dirs(c) });
+    const clean = await runScript("scripts/disk_clean_temp.sh", all, { cwd: c.box.dir });
+    expect(clean.evidence).toMatchObject({ temp_cleanup: "skipped", temp_files_removed: "0" });
+    const rotate = await runScript("scripts/disk_rotate_logs.sh", all, { cwd: c.box.dir });
+    expect(rotate.evidence).toMatchObject({ log_rotation: "skipped", logs_rotated: "0" });
+    expect(readdirSync(c.tmp)).toHaveLength(5);
+  });
+
   it("changes nothing in dry-run mode", async () => {
     const c = clinic();
     const listing = () => execFileSync("find", [c.data, "-printf", "%p %s %T@\\n"], { encoding: "utf8" });
