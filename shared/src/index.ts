@@ -83,6 +83,16 @@ export {
   Timestamp,
 } from "./protocol/common.js";
 export { AgentConfig, ControlPlaneConfig } from "./protocol/config.js";
+export {
+  EnrollmentProofBody,
+  EnrollmentRequest,
+  EnrollmentResponse,
+  EnrollmentToken,
+  IssuedCertificate,
+  RenewalProofBody,
+  RenewalRequest,
+  TlsPublicKeyPem,
+} from "./protocol/enrollment.js";
 export { Incident, IncidentId } from "./protocol/incident.js";
 export {
   AckFrame,

@@ -32,7 +32,9 @@ describe("migrate", () => {
 
   it("rolls back a failing migration entirely", () => {
     const db = openDatabase(":memory:");
-    expect(() => migrate(db, [{ id: "t-001", sql: "CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER);" }])).toThrow();
+    expect(() =>
+      migrate(db, [{ id: "t-001", sql: "CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER);" }]),
+    ).toThrow();
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'a'").get()).toBeUndefined();
   });
 });

@@ -10,8 +10,8 @@
  * would then have different schemas under the same id.
  */
 import { createHash } from "node:crypto";
-import Database from "better-sqlite3";
 import { MspError } from "@msp/shared";
+import Database from "better-sqlite3";
 
 /** The database handle every store takes. */
 export type Db = Database.Database;
