@@ -53,6 +53,17 @@ export {
   type Specification,
 } from "./hipaa/index.js";
 export * as limits from "./limits/index.js";
+export { createLogger, type Logger, type LogLevel, silentLogger } from "./log/index.js";
+export {
+  ApprovalDecisionRequest,
+  CreateApiKeyRequest,
+  CreateClinicRequest,
+  CreateEnrollmentTokenRequest,
+  EvidenceQuery,
+  ExecutionRequest,
+  IncidentQuery,
+  PageQuery,
+} from "./protocol/api.js";
 export { AllowedDrift, Baseline, BaselineCheck, BaselineException } from "./protocol/baseline.js";
 export {
   ActionTaken,

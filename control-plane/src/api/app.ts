@@ -1,0 +1,111 @@
+/**
+ * The Hono application: authentication, body limits, the audit trail of every
+ * mutating call, one error handler, and the routes declared in `routes/`.
+ * It has no server of its own; tests call `app.request()` and the server
+ * module mounts `app.fetch` on the HTTPS listener.
+ */
+
+import { type Clock, type Logger, limits, MspError, toMspError } from "@msp/shared";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { AuditLog } from "../audit/index.js";
+import type { ApiKeys } from "../auth/index.js";
+import type { Metrics } from "../metrics/index.js";
+import { openApiDocument } from "./openapi.js";
+import { type ApiEnv, mountRoutes, type RouteDef, route } from "./route.js";
+
+/** What the app needs; every part is owned and built by the server module. */
+export interface AppDeps {
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  apiKeys: ApiKeys;
+  audit: AuditLog;
+  clinicExists(clientId: string): boolean;
+  routes: readonly RouteDef[];
+  version: string;
+}
+
+const CLINIC_IN_PATH = /^\/v1\/clinics\/([^/]+)/;
+
+export function createApp(deps: AppDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  const requests = deps.metrics.counter("msp_api_requests_total", "API requests by method and status class.");
+
+  app.onError((err, c) => {
+    const e = toMspError(err);
+    if (e.code === "internal")
+      deps.logger.log("error", "api request failed", { path: c.req.path, err: String(err) });
+    if (e.retryAfterSeconds !== undefined) c.header("Retry-After", String(Math.ceil(e.retryAfterSeconds)));
+    return c.json({ error: e.toJSON() }, e.status as 400);
+  });
+  app.notFound(() => {
+    throw new MspError("not_found", "no such endpoint");
+  });
+
+  // The audit trail wraps everything below it, so refused calls are recorded too.
+  app.use("*", async (c, next) => {
+    await next();
+    const status = c.res.status;
+    requests.inc({ method: c.req.method, status: `${Math.floor(status / 100)}xx` });
+    if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return;
+    const principal = c.get("principal") ?? null;
+    let errorCode: string | null = null;
+    if (status >= 400) {
+      try {
+        errorCode = ((await c.res.clone().json()) as { error?: { code?: string } }).error?.code ?? null;
+      } catch {
+        errorCode = null;
+      }
+    }
+    deps.audit.record({
+      actor_key_id: principal?.key_id ?? null,
+      actor_role: principal?.role ?? null,
+      client_id: CLINIC_IN_PATH.exec(c.req.path)?.[1] ?? principal?.client_id ?? null,
+      action: `${c.req.method} ${c.req.path}`.slice(0, 512),
+      target: c.req.path.slice(0, 512),
+      outcome: status < 400 ? "ok" : status === 401 || status === 403 || status === 404 ? "denied" : "failed",
+      status,
+      error_code: errorCode,
+      remote:
+        (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
+          ?.remoteAddress ?? null,
+    });
+  });
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: limits.MAX_API_BODY_BYTES,
+      onError: () => {
+        throw new MspError("payload_too_large", `request body exceeds ${limits.MAX_API_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  // A presented key must be valid even on public routes: a wrong key is an error, not anonymity.
+  app.use("*", async (c, next) => {
+    const header = c.req.header("authorization");
+    if (header === undefined) {
+      c.set("principal", null);
+    } else {
+      const m = /^Bearer (\S+)$/.exec(header);
+      if (!m?.[1]) throw new MspError("unauthenticated", "Authorization must be 'Bearer <API key>'");
+      c.set("principal", deps.apiKeys.authenticate(m[1]));
+    }
+    await next();
+  });
+
+  const docs = route({
+    method: "get",
+    path: "/openapi.json",
+    summary: "OpenAPI document of this API",
+    tag: "meta",
+    access: "public",
+    handle: () => document,
+  });
+  const all = [...deps.routes, docs];
+  const document = openApiDocument(all, deps.version);
+  mountRoutes(app, all, deps.clinicExists);
+  return app;
+}
