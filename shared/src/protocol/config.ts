@@ -92,7 +92,10 @@ export const ControlPlaneConfig = z.strictObject({
   public_url: z.string().url(),
   data_dir: AbsPath,
   signing_key_file: AbsPath,
+  /** Server certificate and key of the HTTPS/WSS listener (issued by the internal CA at `init`, or your own). */
   tls: z.strictObject({ cert_file: AbsPath, key_file: AbsPath }),
+  /** The runbook library (catalog.json + RB-*.yaml); by default the one shipped with the control plane. */
+  runbooks_dir: AbsPath.optional(),
   worm: WormConfig,
   retention_years: z.number().int().min(HIPAA_RETENTION_YEARS).max(100).default(HIPAA_RETENTION_YEARS),
   planner: PlannerConfig.default({ kind: "rules" }),
