@@ -10,6 +10,7 @@
  */
 import type { Suite } from "../lib.js";
 import { cryptoSuite } from "./crypto.js";
+import { plannerSuite } from "./planner.js";
 
 /** Every registered suite, in run order. */
-export const SUITES: readonly Suite[] = [cryptoSuite];
+export const SUITES: readonly Suite[] = [cryptoSuite, plannerSuite];
