@@ -10,7 +10,8 @@
  */
 import type { Suite } from "../lib.js";
 import { cryptoSuite } from "./crypto.js";
+import { guardrailsSuite } from "./guardrails.js";
 import { plannerSuite } from "./planner.js";
 
 /** Every registered suite, in run order. */
-export const SUITES: readonly Suite[] = [cryptoSuite, plannerSuite];
+export const SUITES: readonly Suite[] = [cryptoSuite, guardrailsSuite, plannerSuite];
