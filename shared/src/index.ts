@@ -63,6 +63,7 @@ export {
   ExecutionRequest,
   IncidentQuery,
   PageQuery,
+  RunbookParamsRequest,
 } from "./protocol/api.js";
 export { AllowedDrift, Baseline, BaselineCheck, BaselineException } from "./protocol/baseline.js";
 export {
@@ -131,3 +132,13 @@ export {
   RunbookStep,
 } from "./protocol/runbook.js";
 export { PROTOCOL_VERSION } from "./protocol/version.js";
+export {
+  type EnrollmentProofs,
+  generateTlsKeyPair,
+  sameTlsPublicKey,
+  signEnrollmentProof,
+  signRenewalProof,
+  type TlsKeyPair,
+  tlsPrivateKeyFromPem,
+  tlsPublicKeyFromPem,
+} from "./tls/index.js";

@@ -3,14 +3,13 @@ import { createPrivateKey, generateKeyPairSync, X509Certificate } from "node:cry
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FakeClock, IssuedCertificate, isMspError } from "@msp/shared";
+import { FakeClock, generateTlsKeyPair, IssuedCertificate, isMspError } from "@msp/shared";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLOCK_SKEW_MS, createCertificateAuthority, MAX_LEAF_DAYS } from "./authority.js";
 import { OID } from "./certificate.js";
 import { readCertificate, readSubjectAltName } from "./certificate-reader.js";
 import { ipv6Bytes } from "./hostnames.js";
 import { identityFromCertificate } from "./identity.js";
-import { generateTlsKeyPair } from "./proof.js";
 
 const clock = new FakeClock("2026-03-01T10:20:30.456Z");
 const ca = createCertificateAuthority({ clock, commonName: "MSP Test CA" });

@@ -11,7 +11,16 @@
  * all a certificate can hold and the reported times must match it.
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject, X509Certificate } from "node:crypto";
-import { AgentId, ClinicId, type Clock, IssuedCertificate, MspError, parseWith } from "@msp/shared";
+import {
+  AgentId,
+  ClinicId,
+  type Clock,
+  IssuedCertificate,
+  MspError,
+  parseWith,
+  tlsPrivateKeyFromPem,
+  tlsPublicKeyFromPem,
+} from "@msp/shared";
 import {
   authorityKeyIdentifier,
   basicConstraints,
@@ -31,7 +40,6 @@ import { toPem } from "./der.js";
 import { readOne } from "./der-reader.js";
 import { generalNamesOf } from "./hostnames.js";
 import { agentSanUri } from "./identity.js";
-import { tlsPrivateKeyFromPem, tlsPublicKeyFromPem } from "./proof.js";
 
 /** How far back a leaf's validity starts, so an agent whose clock runs a little behind accepts it at once. */
 export const CLOCK_SKEW_MS = 5 * 60_000;

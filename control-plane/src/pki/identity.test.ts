@@ -3,7 +3,7 @@ import { createPublicKey, generateKeyPairSync, X509Certificate } from "node:cryp
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FakeClock, isMspError } from "@msp/shared";
+import { FakeClock, generateTlsKeyPair, isMspError } from "@msp/shared";
 import { describe, expect, it } from "vitest";
 import { createCertificateAuthority } from "./authority.js";
 import {
@@ -15,7 +15,6 @@ import {
   subjectAltName,
 } from "./certificate.js";
 import { agentSanUri, identityFromCertificate } from "./identity.js";
-import { generateTlsKeyPair } from "./proof.js";
 
 const clock = new FakeClock("2026-05-01T00:00:00Z");
 const ca = createCertificateAuthority({ clock, commonName: "Identity Test CA" });

@@ -23,14 +23,6 @@ export {
   type PeerCertificateLike,
 } from "./identity.js";
 export {
-  type EnrollmentProofs,
-  generateTlsKeyPair,
-  signEnrollmentProof,
-  signRenewalProof,
-  type TlsKeyPair,
-  tlsPublicKeyFromPem,
-} from "./proof.js";
-export {
   CA_CERT_FILE,
   CA_KEY_FILE,
   type CertificateAuthorityStoreOptions,

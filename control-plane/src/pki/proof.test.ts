@@ -7,12 +7,14 @@ import {
   canonicalBytes,
   type EnrollmentRequest,
   generateSigningKey,
+  generateTlsKeyPair,
   isMspError,
   type RenewalRequest,
+  signEnrollmentProof,
+  signRenewalProof,
   TlsPublicKeyPem,
 } from "@msp/shared";
 import { describe, expect, it } from "vitest";
-import { generateTlsKeyPair, signEnrollmentProof, signRenewalProof } from "./proof.js";
 import { enrollmentProofBodyOf, verifyEnrollmentProof, verifyRenewalProof } from "./verify-proof.js";
 
 const evidenceKey = generateSigningKey();

@@ -11,10 +11,9 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FakeClock, isMspError } from "@msp/shared";
+import { FakeClock, generateTlsKeyPair, isMspError } from "@msp/shared";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCertificateAuthority } from "./authority.js";
-import { generateTlsKeyPair } from "./proof.js";
 import { CA_CERT_FILE, CA_KEY_FILE, loadOrCreateCertificateAuthority } from "./store.js";
 
 const dirs: string[] = [];

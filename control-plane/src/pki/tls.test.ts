@@ -6,11 +6,10 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { type ConnectionOptions, connect, createServer } from "node:tls";
-import { systemClock } from "@msp/shared";
+import { generateTlsKeyPair, systemClock } from "@msp/shared";
 import { describe, expect, it } from "vitest";
 import { createCertificateAuthority } from "./authority.js";
 import { type AgentCertificateIdentity, identityFromCertificate } from "./identity.js";
-import { generateTlsKeyPair } from "./proof.js";
 
 const ca = createCertificateAuthority({ clock: systemClock, commonName: "MSP Deployment CA" });
 const server = ca.issueServerCertificate({ hostnames: ["localhost", "127.0.0.1"], days: 1 });

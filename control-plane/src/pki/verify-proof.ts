@@ -16,9 +16,9 @@ import {
   parseWith,
   type RenewalProofBody,
   RenewalRequest,
+  tlsPublicKeyFromPem,
   verifyBytes,
 } from "@msp/shared";
-import { tlsPublicKeyFromPem } from "./proof.js";
 
 function ecdsaVerifies(key: KeyObject, data: Buffer, signatureB64: string): boolean {
   try {

@@ -3,22 +3,15 @@
  * and signing the proof-of-possession bodies with it (and, at enrollment, with
  * the ed25519 evidence key too). The control plane checks these in
  * `verify-proof.ts`.
- *
- * This file imports only node:crypto and @msp/shared so that it can move into
- * `shared/` unchanged once the agent needs it; nothing control-plane-only may
- * be added here.
+ * Shared so the agent (which signs) and the control plane (which checks and
+ * issues) use one implementation.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import {
-  canonicalBytes,
-  EnrollmentProofBody,
-  MspError,
-  parseWith,
-  RenewalProofBody,
-  type SigningKey,
-  signBytes,
-  TlsPublicKeyPem,
-} from "@msp/shared";
+import { canonicalBytes } from "../canonical/index.js";
+import { type SigningKey, signBytes } from "../crypto/index.js";
+import { MspError } from "../errors/index.js";
+import { EnrollmentProofBody, RenewalProofBody, TlsPublicKeyPem } from "../protocol/enrollment.js";
+import { parseWith } from "../protocol/parse.js";
 
 /** The OpenSSL / node:crypto name of NIST P-256, the only curve the TLS keys may use. */
 const P256 = "prime256v1";
