@@ -17,7 +17,12 @@ export const CreateClinicRequest = z.strictObject({
   name: z.string().min(1).max(128),
   /** Services runbooks may restart at this clinic; anything else is refused by the guardrails. */
   service_allowlist: z.array(ServiceName).max(256).default([]),
+  /** Site parameters per runbook (e.g. where this clinic's backups live), used when an incident does not carry them. */
+  runbook_params: z.record(RunbookId, ParamValues).default({}),
 });
+
+/** Sets one runbook's site parameters for a clinic (replacing the previous ones). */
+export const RunbookParamsRequest = z.strictObject({ runbook_id: RunbookId, params: ParamValues });
 
 export const CreateApiKeyRequest = z.strictObject({
   name: z.string().min(1).max(128),
