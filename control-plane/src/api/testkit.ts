@@ -33,7 +33,16 @@ export function apiTestkit(
     version: "test",
     routes: [
       ...metaRoutes({ version: "test", metrics, checks: { database: () => null } }),
-      ...fleetRoutes({ registry, apiKeys, audit, connected: () => false }),
+      ...fleetRoutes({
+        registry,
+        apiKeys,
+        audit,
+        connected: () => false,
+        checkRunbookParams: (_c, runbookId, params) =>
+          runbookId === "RB-BACKUP-001" && Object.values(params).every((v) => !/[;$`]/.test(String(v)))
+            ? []
+            : [{ path: "params", reason: "refused by the test validator" }],
+      }),
       ...extra({ registry }),
     ],
   });

@@ -12,6 +12,7 @@ import {
   type EnrollmentRequest,
   type IssuedCertificate,
   MspError,
+  type ParamValues,
   type RenewalRequest,
 } from "@msp/shared";
 import type { Db } from "../db/index.js";
@@ -23,6 +24,8 @@ export interface Clinic {
   client_id: string;
   name: string;
   service_allowlist: string[];
+  /** Site parameters per runbook id, merged under what an incident carries. */
+  runbook_params: Record<string, ParamValues>;
   created_at: string;
 }
 
@@ -59,7 +62,14 @@ export type IssueCertificate = (input: {
 }) => IssuedCertificate;
 
 export interface Registry {
-  createClinic(input: { client_id: string; name: string; service_allowlist: string[] }): Clinic;
+  createClinic(input: {
+    client_id: string;
+    name: string;
+    service_allowlist: string[];
+    runbook_params?: Record<string, ParamValues>;
+  }): Clinic;
+  /** Replaces one runbook's site parameters at a clinic. */
+  setRunbookParams(clientId: string, runbookId: string, params: ParamValues): Clinic;
   getClinic(clientId: string): Clinic | undefined;
   listClinics(clientId: string | null): Clinic[];
   createEnrollmentToken(input: {
@@ -100,10 +110,14 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest();
 
 const AGENT_SELECT = `SELECT a.*, (SELECT max(not_after) FROM agent_certificates c WHERE c.agent_id = a.agent_id AND c.revoked_at IS NULL) AS cert_not_after FROM agents a`;
 
-type ClinicRow = Omit<Clinic, "service_allowlist"> & { service_allowlist: string };
+type ClinicRow = Omit<Clinic, "service_allowlist" | "runbook_params"> & {
+  service_allowlist: string;
+  runbook_params: string;
+};
 const clinicOf = (row: ClinicRow): Clinic => ({
   ...row,
   service_allowlist: JSON.parse(row.service_allowlist) as string[],
+  runbook_params: JSON.parse(row.runbook_params) as Record<string, ParamValues>,
 });
 
 export function createRegistry(db: Db, clock: Clock): Registry {
@@ -167,13 +181,23 @@ export function createRegistry(db: Db, clock: Clock): Registry {
   });
 
   return {
-    createClinic({ client_id, name, service_allowlist }) {
+    createClinic({ client_id, name, service_allowlist, runbook_params = {} }) {
       if (clinicById.get(client_id) !== undefined)
         throw new MspError("conflict", `clinic ${client_id} already exists`);
       db.prepare(
-        "INSERT INTO clinics (client_id, name, service_allowlist, created_at) VALUES (?, ?, ?, ?)",
-      ).run(client_id, name, JSON.stringify(service_allowlist), now());
+        "INSERT INTO clinics (client_id, name, service_allowlist, runbook_params, created_at) VALUES (?, ?, ?, ?, ?)",
+      ).run(client_id, name, JSON.stringify(service_allowlist), JSON.stringify(runbook_params), now());
       return clinicOf(clinicById.get(client_id) as ClinicRow);
+    },
+    setRunbookParams(clientId, runbookId, params) {
+      const row = clinicById.get(clientId);
+      if (row === undefined) throw new MspError("not_found", `clinic ${clientId} not found`);
+      const all = { ...clinicOf(row).runbook_params, [runbookId]: params };
+      db.prepare("UPDATE clinics SET runbook_params = ? WHERE client_id = ?").run(
+        JSON.stringify(all),
+        clientId,
+      );
+      return clinicOf(clinicById.get(clientId) as ClinicRow);
     },
     getClinic(clientId) {
       const row = clinicById.get(clientId);

@@ -46,4 +46,8 @@ export const REGISTRY_MIGRATIONS: Migration[] = [
       used_by_agent TEXT
     ) STRICT;`,
   },
+  {
+    id: "registry-002",
+    sql: "ALTER TABLE clinics ADD COLUMN runbook_params TEXT NOT NULL DEFAULT '{}';",
+  },
 ];

@@ -20,7 +20,8 @@ export interface EnrollmentDeps {
   verifyEnrollmentProof(request: EnrollmentRequest): void;
   verifyRenewalProof(agentId: string, request: RenewalRequest): void;
   controlPlaneKey: { public_key: string; key_id: string };
-  wsUrl: string;
+  /** Where agents connect; read per request because a test listener learns its port only after start. */
+  wsUrl: () => string;
   peer: PeerIdentity;
 }
 
@@ -43,7 +44,7 @@ export function enrollmentRoutes(deps: EnrollmentDeps): RouteDef[] {
           certificate,
           control_plane_public_key: deps.controlPlaneKey.public_key,
           control_plane_key_id: deps.controlPlaneKey.key_id,
-          ws_url: deps.wsUrl,
+          ws_url: deps.wsUrl(),
         };
       },
     }),

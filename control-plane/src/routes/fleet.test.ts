@@ -159,4 +159,33 @@ describe("fleet routes", () => {
       (await t.call("POST", "/v1/clinics/clinic-a/enrollment-tokens", t.admin, { ttl_seconds: 5 })).status,
     ).toBe(400);
   });
+
+  it("sets a runbook's site parameters through the guardrail check", async () => {
+    const t = apiTestkit();
+    const op = t.keyFor("operator", "clinic-a");
+    const ok = await t.call("POST", "/v1/clinics/clinic-a/runbook-params", op, {
+      runbook_id: "RB-BACKUP-001",
+      params: { source_dir: "/srv/ehr" },
+    });
+    expect(ok.status).toBe(200);
+    expect(t.registry.getClinic("clinic-a")?.runbook_params).toEqual({
+      "RB-BACKUP-001": { source_dir: "/srv/ehr" },
+    });
+    const bad = await t.call("POST", "/v1/clinics/clinic-a/runbook-params", op, {
+      runbook_id: "RB-BACKUP-001",
+      params: { source_dir: "/srv/$(reboot)" },
+    });
+    expect(bad.status).toBe(400);
+    expect(t.registry.getClinic("clinic-a")?.runbook_params).toEqual({
+      "RB-BACKUP-001": { source_dir: "/srv/ehr" },
+    });
+    expect(
+      (
+        await t.call("POST", "/v1/clinics/clinic-b/runbook-params", op, {
+          runbook_id: "RB-BACKUP-001",
+          params: {},
+        })
+      ).status,
+    ).toBe(404);
+  });
 });

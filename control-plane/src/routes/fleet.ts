@@ -9,6 +9,8 @@ import {
   CreateEnrollmentTokenRequest,
   MspError,
   PageQuery,
+  type ParamValues,
+  RunbookParamsRequest,
 } from "@msp/shared";
 import type { z } from "zod";
 import { type RouteDef, route } from "../api/route.js";
@@ -23,7 +25,13 @@ export interface FleetDeps {
   /** Live connection state from the agent endpoint. */
   connected(agentId: string): boolean;
   /** Last drift result per check for an agent, from stored evidence. */
-  driftOf?(agentId: string): unknown;
+  driftOf?(clientId: string, agentId: string): unknown;
+  /** Guardrail check of site parameters for a runbook at a clinic; empty when acceptable. */
+  checkRunbookParams(
+    clientId: string,
+    runbookId: string,
+    params: ParamValues,
+  ): { path: string; reason: string }[];
 }
 
 const READ = ["admin", "operator", "auditor"] as const;
@@ -34,8 +42,20 @@ export function fleetRoutes(deps: FleetDeps): RouteDef[] {
   const agentView = (a: AgentRecord) => ({
     ...a,
     connection: a.revoked_at !== null ? "revoked" : deps.connected(a.agent_id) ? "online" : "offline",
-    ...(deps.driftOf ? { drift: deps.driftOf(a.agent_id) } : {}),
+    ...(deps.driftOf ? { drift: deps.driftOf(a.client_id, a.agent_id) } : {}),
   });
+  const refuseBadParams = (clientId: string, runbookId: string, params: ParamValues) => {
+    const findings = deps.checkRunbookParams(clientId, runbookId, params);
+    if (findings.length > 0) {
+      throw new MspError(
+        "invalid_input",
+        `parameters for ${runbookId} refused: ${findings.map((f) => `${f.path}: ${f.reason}`).join("; ")}`,
+        {
+          details: { findings },
+        },
+      );
+    }
+  };
   const agentIn = (clientId: string, agentId: string) => {
     const agent = registry.getAgent(agentId);
     if (agent === undefined || agent.client_id !== clientId)
@@ -60,7 +80,23 @@ export function fleetRoutes(deps: FleetDeps): RouteDef[] {
       access: ["admin"],
       body: CreateClinicRequest,
       status: 201,
-      handle: ({ body }) => registry.createClinic(body),
+      handle: ({ body }) => {
+        for (const [runbookId, params] of Object.entries(body.runbook_params))
+          refuseBadParams(body.client_id, runbookId, params);
+        return registry.createClinic(body);
+      },
+    }),
+    route<z.output<typeof RunbookParamsRequest>>({
+      method: "post",
+      path: "/v1/clinics/:clinic_id/runbook-params",
+      summary: "Set a runbook's site parameters for a clinic",
+      tag: "clinics",
+      access: WRITE,
+      body: RunbookParamsRequest,
+      handle: ({ body, params }) => {
+        refuseBadParams(params.clinic_id ?? "", body.runbook_id, body.params);
+        return registry.setRunbookParams(params.clinic_id ?? "", body.runbook_id, body.params);
+      },
     }),
     route({
       method: "get",
