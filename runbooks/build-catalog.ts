@@ -2,7 +2,9 @@
  * Builds `runbooks/catalog.json`, the pin list the agent checks before it runs
  * anything: every `RB-*.yaml` is validated with the shared `RunbookDefinition`
  * schema, then pinned by the sha256 of its bytes together with the sha256 of
- * every script it references (steps, rollback actions, validations).
+ * every script it references (steps, rollback actions, validations) and of
+ * every shared library those scripts source (`scripts/lib/*.sh`, named by a
+ * `source "$MSP_LIB_DIR/<name>.sh"` line; the agent provides only pinned ones).
  *
  *   node --import tsx runbooks/build-catalog.ts          rewrite catalog.json
  *   node --import tsx runbooks/build-catalog.ts --check  exit 1 if it is stale
@@ -47,6 +49,19 @@ export function referencedScripts(rb: RunbookDefinition): string[] {
   return [...new Set(paths)];
 }
 
+/** How a script sources a shared library; the same pattern as the agent's loader. */
+const SOURCE_LINE = /^\s*(?:source|\.)\s+"\$MSP_LIB_DIR\/([^"]*)"/gm;
+
+/** The `scripts/lib/<name>.sh` files the runbook's scripts in `dir` source, sorted. */
+export function referencedLibraries(rb: RunbookDefinition, dir: string = RUNBOOKS_DIR): string[] {
+  const libs = new Set<string>();
+  for (const script of referencedScripts(rb)) {
+    const text = readFileSync(join(dir, script), "utf8");
+    for (const m of text.matchAll(SOURCE_LINE)) libs.add(`scripts/lib/${m[1]}`);
+  }
+  return [...libs].sort();
+}
+
 /**
  * Loads and validates every `RB-*.yaml` in `dir`, sorted by file name. Throws
  * on a schema error, an id that does not match its file name, a duplicate id
@@ -69,6 +84,12 @@ export function loadRunbooks(dir: string = RUNBOOKS_DIR): LoadedRunbook[] {
       if (!existsSync(join(dir, script)))
         throw new Error(`${file}: referenced script ${script} does not exist`);
     }
+    for (const lib of referencedLibraries(definition, dir)) {
+      if (!/^scripts\/lib\/[a-z][a-z0-9_]{0,63}\.sh$/.test(lib) || !existsSync(join(dir, lib)))
+        throw new Error(
+          `${file}: sourced library ${lib} does not exist or is not a scripts/lib/<name>.sh file`,
+        );
+    }
     return { file, bytes, definition };
   });
 }
@@ -78,7 +99,10 @@ export function buildCatalog(dir: string = RUNBOOKS_DIR): RunbookCatalog {
   const runbooks = loadRunbooks(dir)
     .map(({ file, bytes, definition }) => {
       const scripts: Record<string, string> = {};
-      for (const script of referencedScripts(definition).sort()) {
+      for (const script of [
+        ...referencedScripts(definition),
+        ...referencedLibraries(definition, dir),
+      ].sort()) {
         scripts[script] = sha256Hex(readFileSync(join(dir, script)));
       }
       return { id: definition.id, version: definition.version, file, sha256: sha256Hex(bytes), scripts };

@@ -9,9 +9,17 @@
  * the `<!-- suite:<name> -->` marker of its section in docs/benchmarks.md.
  */
 import type { Suite } from "../lib.js";
+import { agentSuite } from "./agent.js";
 import { cryptoSuite } from "./crypto.js";
+import { executorSuite } from "./executor.js";
 import { guardrailsSuite } from "./guardrails.js";
 import { plannerSuite } from "./planner.js";
 
 /** Every registered suite, in run order. */
-export const SUITES: readonly Suite[] = [cryptoSuite, guardrailsSuite, plannerSuite];
+export const SUITES: readonly Suite[] = [
+  cryptoSuite,
+  executorSuite,
+  agentSuite,
+  guardrailsSuite,
+  plannerSuite,
+];

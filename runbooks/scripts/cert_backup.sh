@@ -11,31 +11,9 @@
 # Exit:   0 ok, 1 failed, 64 misuse, 65 refused
 set -euo pipefail
 export LC_ALL=C
-
-ev() { local v="${2//[$'\n\r\t']/ }"; printf '%s=%s\n' "$1" "${v//[^[:print:]]/}"; }
-refuse() { ev refused "$1"; echo "refused: $2" >&2; exit 65; }
-# Values come only from the environment; argv is refused so nothing can be pasted into a command line.
-if (($# > 0)); then ev refused argv; echo "this script takes no arguments" >&2; exit 64; fi
-
-# Canonical path of $2's value if it lies inside one of the colon-separated
-# roots in $3's value (realpath -m catches `..` and symlinks leading out).
-path_in_roots() {
-  local value="${!2:-}" roots="${!3:-}" real root rroot
-  local -a list
-  [[ "$value" == /* ]] || refuse "path_outside_roots" "$2 must be an absolute path inside $3"
-  real=$(realpath -m -- "$value")
-  IFS=: read -r -a list <<<"$roots"
-  for root in "${list[@]}"; do
-    [[ "$root" == /* ]] || continue
-    rroot=$(realpath -m -- "$root")
-    [[ "$rroot" == / ]] && continue
-    if [[ "$real" == "$rroot" || "$real" == "$rroot"/* ]]; then
-      printf -v "$1" '%s' "$real"
-      return 0
-    fi
-  done
-  refuse "path_outside_roots" "$2 ($value) is not inside any of $3"
-}
+# The executor provides MSP_LIB_DIR: a private copy of the pinned scripts/lib/ files.
+[[ -d "${MSP_LIB_DIR:-}" ]] || { echo "MSP_LIB_DIR must name the runbook script library" >&2; exit 64; }
+source "$MSP_LIB_DIR/common.sh"
 
 : "${MSP_WORK_DIR:?MSP_WORK_DIR is required}"
 : "${MSP_STATE_DIR:?MSP_STATE_DIR is required}"

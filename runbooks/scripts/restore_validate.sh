@@ -7,11 +7,9 @@
 # Exit:   0 nothing left, 1 scratch data remains, 64 misuse
 set -euo pipefail
 export LC_ALL=C
-
-ev() { local v="${2//[$'\n\r\t']/ }"; printf '%s=%s\n' "$1" "${v//[^[:print:]]/}"; }
-refuse() { ev refused "$1"; echo "refused: $2" >&2; exit 65; }
-# Values come only from the environment; argv is refused so nothing can be pasted into a command line.
-if (($# > 0)); then ev refused argv; echo "this script takes no arguments" >&2; exit 64; fi
+# The executor provides MSP_LIB_DIR: a private copy of the pinned scripts/lib/ files.
+[[ -d "${MSP_LIB_DIR:-}" ]] || { echo "MSP_LIB_DIR must name the runbook script library" >&2; exit 64; }
+source "$MSP_LIB_DIR/common.sh"
 
 : "${MSP_WORK_DIR:?MSP_WORK_DIR is required}"
 left=0

@@ -54,7 +54,12 @@ describe("the msp-agent executable", () => {
     expect(JSON.parse(v.stdout)).toMatchObject({ agent_version: expect.any(String), protocol_version: 1 });
     const help = agent(["--help"]);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/verify-outbox/);
+    for (const command of ["run", "enroll", "renew", "check", "status", "verify-outbox", "version"])
+      expect(help.stdout).toMatch(new RegExp(`^  ${command} `, "m"));
+    expect(agent(["enroll", "--url", "https://127.0.0.1:1"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/exactly one of --token-file and --token/),
+    });
   });
 
   it("refuses bad usage and bad config with a clear message and exit 2", () => {

@@ -4,7 +4,6 @@
  * executable), the new expiry, subject, key, SANs and chain are checked, and
  * an allow-listed service under a real supervisord is restarted to load it.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,59 +19,13 @@ import {
   stepNamed,
   writeExecutable,
 } from "./helpers.js";
+import { daysLeft, makeCa, makeLeaf, openssl, pubkey } from "./pki.js";
 
 const box = sandbox();
 let certs: string;
 let acmeRoot: string;
 let supervisor: Supervisor;
 let runs = 0;
-
-const openssl = (...args: string[]) =>
-  execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-const endDate = (cert: string) =>
-  new Date(openssl("x509", "-in", cert, "-noout", "-enddate").trim().replace("notAfter=", ""));
-const daysLeft = (cert: string) => (endDate(cert).getTime() - Date.now()) / 86_400_000;
-const pubkey = (cert: string) => openssl("x509", "-in", cert, "-noout", "-pubkey");
-
-/** A leaf certificate for `name`, signed by the test CA, valid for `days`. */
-function makeLeaf(name: string, days: number): { cert: string; key: string } {
-  const key = join(certs, `${name}.key`);
-  const csr = join(certs, `${name}.csr`);
-  const cert = join(certs, `${name}.pem`);
-  openssl(
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    csr,
-    "-subj",
-    `/CN=${name}.clinic.test/O=Clinic, Inc.`,
-    "-addext",
-    `subjectAltName=DNS:${name}.clinic.test,DNS:${name}-alt.clinic.test`,
-  );
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    csr,
-    "-CA",
-    join(certs, "ca.pem"),
-    "-CAkey",
-    join(certs, "ca.key"),
-    "-days",
-    String(days),
-    "-copy_extensions",
-    "copyall",
-    "-out",
-    cert,
-  );
-  return { cert, key };
-}
 
 function dirs(): Pick<RunOptions, "workDir" | "stateDir"> {
   runs += 1;
@@ -84,23 +37,7 @@ const caParams = () => ({ ca_cert_path: join(certs, "ca.pem"), ca_key_path: join
 beforeAll(async () => {
   certs = box.mkdir("certs");
   acmeRoot = box.mkdir("acme");
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    join(certs, "ca.key"),
-    "-out",
-    join(certs, "ca.pem"),
-    "-days",
-    "3650",
-    "-subj",
-    "/CN=Clinic Test CA",
-  );
+  makeCa(certs);
   const web = writeExecutable(
     join(box.dir, "clinic-web"),
     'echo "clinic-web started pid $$" >&2\nwhile :; do sleep 1; done',
@@ -114,7 +51,7 @@ afterAll(async () => {
 
 describe("RB-CERT-001", () => {
   it("renews a certificate expiring in one day through the clinic CA and restarts the service using it", async () => {
-    const { cert, key } = makeLeaf("ehr", 1);
+    const { cert, key } = makeLeaf(certs, "ehr", 1);
     const before = readFileSync(cert);
     const subject = openssl("x509", "-in", cert, "-noout", "-subject");
     expect(daysLeft(cert)).toBeLessThan(1.01);
@@ -174,7 +111,7 @@ describe("RB-CERT-001", () => {
   });
 
   it("renews through an ACME client executable run with environment variables only", async () => {
-    const { cert, key } = makeLeaf("portal", 1);
+    const { cert, key } = makeLeaf(certs, "portal", 1);
     const seen = join(box.dir, "acme-seen");
     // A stand-in for a certbot/lego wrapper: records how it was called, then signs with the test CA.
     const client = writeExecutable(
@@ -210,7 +147,7 @@ describe("RB-CERT-001", () => {
   });
 
   it("rejects a new certificate for another subject and keeps the old one", async () => {
-    const { cert, key } = makeLeaf("kiosk", 1);
+    const { cert, key } = makeLeaf(certs, "kiosk", 1);
     const before = readFileSync(cert);
     // A misbehaving ACME client: right key, wrong name.
     const client = writeExecutable(
@@ -235,7 +172,7 @@ describe("RB-CERT-001", () => {
   });
 
   it("leaves a certificate outside the renewal window alone", async () => {
-    const { cert, key } = makeLeaf("lab", 200);
+    const { cert, key } = makeLeaf(certs, "lab", 200);
     const before = readFileSync(cert);
     const run = await runRunbook("RB-CERT-001", {
       params: { cert_path: cert, key_path: key, ...caParams() },
@@ -254,7 +191,7 @@ describe("RB-CERT-001", () => {
   });
 
   it("changes nothing in dry-run mode", async () => {
-    const { cert, key } = makeLeaf("dry", 1);
+    const { cert, key } = makeLeaf(certs, "dry", 1);
     const before = readFileSync(cert);
     const d = dirs();
     const run = await runRunbook("RB-CERT-001", {
@@ -281,7 +218,7 @@ describe("RB-CERT-001", () => {
   });
 
   it("refuses paths outside the certs root and a reload service that is not allow-listed, before changing anything", async () => {
-    const { cert, key } = makeLeaf("guard", 1);
+    const { cert, key } = makeLeaf(certs, "guard", 1);
     const rb = runbook("RB-CERT-001");
     for (const bad of [
       "../../etc/ssl/cert.pem",
@@ -311,8 +248,8 @@ describe("RB-CERT-001", () => {
   });
 
   it("refuses to renew with a key that does not belong to the certificate", async () => {
-    const { cert } = makeLeaf("mismatch", 1);
-    const { key: otherKey } = makeLeaf("other", 1);
+    const { cert } = makeLeaf(certs, "mismatch", 1);
+    const { key: otherKey } = makeLeaf(certs, "other", 1);
     const run = await runRunbook("RB-CERT-001", {
       params: { cert_path: cert, key_path: otherKey, ...caParams() },
       roots: roots(),
@@ -325,7 +262,7 @@ describe("RB-CERT-001", () => {
   });
 
   it("rolls back to the previous certificate after an installation", async () => {
-    const { cert, key } = makeLeaf("undo", 1);
+    const { cert, key } = makeLeaf(certs, "undo", 1);
     const before = readFileSync(cert);
     const rb = runbook("RB-CERT-001");
     const env = contractEnv(rb, {

@@ -4,76 +4,25 @@
  * roots, until usage is back under the threshold.
  */
 import { execFileSync } from "node:child_process";
-import {
-  existsSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { contractEnv, runbook, runRunbook, runScript, type Sandbox, sandbox, stepNamed } from "./helpers.js";
+import { fillQuotaDir, LOG_LINE, type QuotaDir } from "./quota.js";
 
-const DAY = 86_400;
-const LOG_LINE = "2026-01-01T00:00:00Z GET /api/patients/17 200 12ms clinic-web\n";
-
-interface Clinic {
+interface Clinic extends QuotaDir {
   box: Sandbox;
-  data: string;
-  tmp: string;
-  logs: string;
-  outside: string;
-  params: Record<string, string | number>;
-  roots: Record<string, string[]>;
 }
 
 let current: Sandbox | undefined;
 afterEach(() => current?.cleanup());
 
-/**
- * A 4 MiB quota directory holding ~4.3 MiB: three 600 KiB temp files ten days
- * old, a fresh temp file, a 2.4 MiB log, some data, and next to it an old file
- * outside every root that must survive.
- */
+/** A fresh quota directory filled past its threshold (see ./quota.ts), cleaned up after the test. */
 function clinic(): Clinic {
   const box = sandbox();
   current = box;
-  const data = box.mkdir("data");
-  const tmp = box.mkdir("data", "tmp");
-  const logs = box.mkdir("data", "log");
-  const outside = box.mkdir("data", "records");
-  const old = Date.now() / 1000 - 10 * DAY;
-  for (const name of ["upload-1.part", "upload-2.part", "render.cache"]) {
-    writeFileSync(join(tmp, name), Buffer.alloc(600 * 1024, 1));
-    utimesSync(join(tmp, name), old, old);
-  }
-  writeFileSync(join(tmp, "in-progress.part"), Buffer.alloc(100 * 1024, 2));
-  writeFileSync(join(logs, "app.log"), LOG_LINE.repeat(Math.ceil((2400 * 1024) / LOG_LINE.length)));
-  writeFileSync(join(logs, "small.log"), LOG_LINE);
-  writeFileSync(join(outside, "chart-2019.pdf"), Buffer.alloc(300 * 1024, 3));
-  utimesSync(join(outside, "chart-2019.pdf"), old, old);
-  // A link from the temp root to a record outside it: cleanup must not follow it.
-  symlinkSync(join(outside, "chart-2019.pdf"), join(tmp, "link-to-chart"));
-  return {
-    box,
-    data,
-    tmp,
-    logs,
-    outside,
-    params: {
-      target_dir: data,
-      quota_mb: 4,
-      threshold_percent: 80,
-      temp_max_age_days: 7,
-      log_max_mb: 1,
-      largest_count: 3,
-    },
-    roots: { disk_targets: [data], tmp: [tmp], log: [logs] },
-  };
+  return { box, ...fillQuotaDir(box) };
 }
 
 const dirs = (c: Clinic) => ({ workDir: c.box.mkdir("work"), stateDir: c.box.mkdir("state") });

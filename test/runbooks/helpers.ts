@@ -29,6 +29,9 @@ export function runbook(id: string): RunbookDefinition {
   return rb;
 }
 
+/** The shared script libraries; the executor provides a pinned copy as MSP_LIB_DIR, these tests the originals. */
+export const LIB_DIR = join(RUNBOOKS_DIR, "scripts", "lib");
+
 /** Absolute path of a script named as in the YAML (`scripts/x.sh`). */
 export function scriptPath(script: string): string {
   return join(RUNBOOKS_DIR, script);
@@ -55,7 +58,7 @@ export function parseEvidence(stdout: string): Record<string, string> {
 }
 
 /**
- * Runs `bash <script>` with exactly `env` (plus PATH and HOME) and `cwd`,
+ * Runs `bash <script>` with exactly `env` (plus PATH, HOME and MSP_LIB_DIR, which `env` may override) and `cwd`,
  * never with arguments unless `argv` is given (used only to prove argv is refused).
  */
 export function runScript(
@@ -66,7 +69,12 @@ export function runScript(
   return new Promise((resolve, reject) => {
     const child = spawn("bash", [scriptPath(script), ...(opts.argv ?? [])], {
       cwd: opts.cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: process.env.HOME ?? "/root",
+        MSP_LIB_DIR: LIB_DIR,
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

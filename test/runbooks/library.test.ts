@@ -1,8 +1,9 @@
 /**
  * Contract tests of the runbook library as a whole: every YAML satisfies the
- * strict schema, the catalog pins exactly what is on disk, every script is a
- * self-contained bash file that refuses argv, and the YAML and the scripts
- * agree on parameters, defaults, roots and evidence keys.
+ * strict schema, the catalog pins exactly what is on disk (scripts and the
+ * shared libraries they source), every script is a bash file that sources
+ * nothing but pinned libraries through MSP_LIB_DIR and refuses argv, and the
+ * YAML and the scripts agree on parameters, defaults, roots and evidence keys.
  */
 import { execFile } from "node:child_process";
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,7 +11,13 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseYamlText, RunbookDefinition } from "@msp/shared";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildCatalog, checkCatalog, RUNBOOKS_DIR, referencedScripts } from "../../runbooks/build-catalog.js";
+import {
+  buildCatalog,
+  checkCatalog,
+  RUNBOOKS_DIR,
+  referencedLibraries,
+  referencedScripts,
+} from "../../runbooks/build-catalog.js";
 import { RUNBOOKS, runScript, sandbox, scriptPath } from "./helpers.js";
 
 const execFileP = promisify(execFile);
@@ -20,6 +27,9 @@ const source = (script: string) => readFileSync(scriptPath(script), "utf8");
 const printedKeys = (script: string) =>
   new Set([...source(script).matchAll(/\bev ([a-z][a-z0-9_]*)\b/g)].map((m) => m[1]));
 const allScripts = [...new Set([...RUNBOOKS.values()].flatMap(referencedScripts))].sort();
+const allLibraries = [...new Set([...RUNBOOKS.values()].flatMap((rb) => referencedLibraries(rb)))].sort();
+/** The only way a script may pull in other code: a pinned library from the executor's MSP_LIB_DIR. */
+const LIB_SOURCE = /^source "\$MSP_LIB_DIR\/[a-z][a-z0-9_]*\.sh"$/;
 
 const scratch = sandbox();
 afterAll(() => scratch.cleanup());
@@ -117,7 +127,9 @@ describe("catalog.json", () => {
     for (const entry of catalog.runbooks) {
       const rb = RUNBOOKS.get(entry.id);
       if (rb === undefined) throw new Error(`catalog names unknown ${entry.id}`);
-      expect(Object.keys(entry.scripts).sort()).toEqual(referencedScripts(rb).sort());
+      expect(Object.keys(entry.scripts).sort()).toEqual(
+        [...referencedScripts(rb), ...referencedLibraries(rb)].sort(),
+      );
     }
   });
 
@@ -154,24 +166,47 @@ describe("catalog.json", () => {
 });
 
 describe("scripts", () => {
-  it("are exactly the files in runbooks/scripts, each referenced by some runbook", () => {
-    const onDisk = readdirSync(join(RUNBOOKS_DIR, "scripts"))
-      .map((f) => `scripts/${f}`)
-      .sort();
-    expect(onDisk).toEqual(allScripts);
+  it("are exactly the files in runbooks/scripts and scripts/lib, each used by some runbook", () => {
+    const files = (sub: string) =>
+      readdirSync(join(RUNBOOKS_DIR, sub), { withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => `${sub}/${e.name}`)
+        .sort();
+    expect(files("scripts")).toEqual(allScripts);
+    expect(files("scripts/lib")).toEqual(allLibraries);
+    expect(allLibraries).toEqual(["scripts/lib/cert.sh", "scripts/lib/common.sh", "scripts/lib/service.sh"]);
   });
 
-  it("are self-contained bash with set -euo pipefail first, a header, and no eval or shell strings", () => {
+  it("are bash with set -euo pipefail first, a header, no eval or shell strings, and source only pinned libraries", () => {
     for (const script of allScripts) {
       const text = source(script);
       const lines = text.split("\n");
       expect(lines[0], script).toBe("#!/usr/bin/env bash");
-      const firstCommand = lines.find((l) => l.trim() !== "" && !l.startsWith("#"));
-      expect(firstCommand, script).toBe("set -euo pipefail");
+      const commands = lines.filter((l) => l.trim() !== "" && !l.startsWith("#"));
+      expect(commands[0], script).toBe("set -euo pipefail");
       expect(text, script).toMatch(/^# Reads: /m);
       expect(text, script).toMatch(/^# Prints: /m);
-      expect(text, script).not.toMatch(/^\s*(source|\.)\s/m);
       expect(text, script).not.toMatch(/\beval\b|\b(ba)?sh -c\b/);
+      // Every source line is a pinned library, and common.sh (which refuses argv) comes first.
+      const sources = lines.filter((l) => /^\s*(source|\.)\s/.test(l));
+      for (const l of sources) expect(l, script).toMatch(LIB_SOURCE);
+      expect(sources[0], script).toBe('source "$MSP_LIB_DIR/common.sh"');
+      expect(commands.slice(0, 4), script).toContain(sources[0]);
+    }
+    for (const lib of allLibraries) {
+      const text = source(lib);
+      expect(text.split("\n")[0], lib).toBe("# shellcheck shell=bash");
+      expect(text, lib).not.toMatch(/^\s*(source|\.)\s/m);
+      expect(text, lib).not.toMatch(/\beval\b|\b(ba)?sh -c\b/);
+    }
+  });
+
+  it("refuse to run without MSP_LIB_DIR, before doing anything", async () => {
+    const cwd = scratch.mkdir("nolib");
+    for (const script of allScripts) {
+      const run = await runScript(script, { MSP_LIB_DIR: "" }, { cwd });
+      expect([script, run.code, run.stdout]).toEqual([script, 64, ""]);
+      expect(run.stderr, script).toContain("MSP_LIB_DIR");
     }
   });
 
@@ -188,7 +223,8 @@ describe("scripts", () => {
   });
 
   it("pass bash -n", async () => {
-    for (const script of allScripts) await execFileP("bash", ["-n", scriptPath(script)]);
+    for (const script of [...allScripts, ...allLibraries])
+      await execFileP("bash", ["-n", scriptPath(script)]);
   });
 
   it("refuse any argv before doing anything else", async () => {

@@ -16,12 +16,27 @@ import {
   verifyOutboxCommand,
   versionCommand,
 } from "./commands.js";
+import {
+  DEFAULT_BASELINE,
+  DEFAULT_STATE_DIR,
+  enrollCommand,
+  renewCommand,
+  runCommand,
+} from "./daemon-commands.js";
 
 const HELP = `msp-agent: HIPAA drift checks, pre-approved runbooks and signed evidence for one clinic server.
 
 Usage: msp-agent <command> [options]
 
 Commands:
+  run                   the daemon: drift schedule, evidence streaming, signed commands, offline
+                        autonomy, certificate renewal; SIGTERM/SIGINT stop it gracefully
+  enroll                enroll with a one-time token and write keys, certificate and config:
+                          --url https://cp:8443 (--token-file PATH | --token T) --ca-file PATH
+                          --agent-id ID [--clinic ID] [--config-out PATH (default the --config path)]
+                          [--state-dir DIR (default ${DEFAULT_STATE_DIR})] [--baseline PATH
+                          (default ${DEFAULT_BASELINE})] [--runbooks-dir DIR] [--hostname H] [--force]
+  renew                 renew the TLS certificate now with a new key (the daemon renews by itself)
   check                 run one drift cycle against the baseline and record a signed bundle
   runbook list          list the pinned runbooks and whether each is ready
   runbook run RB-ID     run a runbook now (--param name=value ..., --dry-run)
@@ -40,6 +55,9 @@ Exit codes: 0 ok, 1 the command ran and failed (runbook failed, verification fai
 `;
 
 const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = {
+  run: runCommand,
+  enroll: (ctx) => enrollCommand(ctx, configPathOf(ctx.args.flags.get("config"))),
+  renew: renewCommand,
   version: versionCommand,
   keygen: keygenCommand,
   check: checkCommand,
@@ -48,8 +66,28 @@ const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = {
   "verify-outbox": verifyOutboxCommand,
 };
 
+/** Flags that take a value; the parser refuses any other. */
+const VALUED = [
+  "config",
+  "url",
+  "token",
+  "token-file",
+  "ca-file",
+  "agent-id",
+  "clinic",
+  "config-out",
+  "state-dir",
+  "baseline",
+  "runbooks-dir",
+  "hostname",
+];
+
+function configPathOf(configFlag: string | true | undefined): string {
+  return typeof configFlag === "string" ? configFlag : (process.env.MSP_AGENT_CONFIG ?? DEFAULT_CONFIG_PATH);
+}
+
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["config"], ["json", "help", "dry-run"]);
+  const args = parseArgs(argv, VALUED, ["json", "help", "dry-run", "force"]);
   const name = args.positional[0];
   if (args.flags.has("help") || name === undefined || name === "help") {
     process.stdout.write(HELP);
@@ -58,9 +96,7 @@ async function main(argv: string[]): Promise<number> {
   const command = COMMANDS[name];
   if (command === undefined)
     throw new MspError("invalid_input", `unknown command "${name}"; see msp-agent --help`);
-  const configFlag = args.flags.get("config");
-  const configPath =
-    typeof configFlag === "string" ? configFlag : (process.env.MSP_AGENT_CONFIG ?? DEFAULT_CONFIG_PATH);
+  const configPath = configPathOf(args.flags.get("config"));
   let parts: AgentParts | undefined;
   const ctx: CommandContext = {
     args,

@@ -3,17 +3,19 @@
  * and recording it as an `ActionTaken`. Each attempt re-reads the script,
  * checks its bytes against the pin and executes a private copy of exactly
  * those bytes, so a script swapped after load (or between retries) is
- * refused rather than run. Retries back off exponentially through the
+ * refused rather than run. The shared script libraries the runbook pins
+ * (`scripts/lib/*.sh`) are checked and copied the same way, into a
+ * directory MSP_LIB_DIR names. Retries back off exponentially through the
  * injected Clock.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { ActionTaken, Clock } from "@msp/shared";
 import { cutChars, emptyCapture } from "./capture.js";
 import { type RunEnvironment, scriptEnvironment } from "./environment.js";
 import type { Journal } from "./journal.js";
-import { describeMismatch, type LoadedRunbook, readPinned } from "./library.js";
-import { runProcess } from "./process.js";
+import { describeMismatch, type LoadedRunbook, type PinMismatch, readPinned } from "./library.js";
+import type { ProcessRunner } from "./process.js";
 
 /** One action to perform, normalised from a step, rollback action or validation. */
 export interface ActionSpec {
@@ -48,6 +50,8 @@ export interface ActionRuntime {
   retry: RetryPolicy;
   killGraceMs: number;
   bashPath: string;
+  /** Starts each attempt's script (runProcess outside benchmarks). */
+  runProcess: ProcessRunner;
 }
 
 /** An action's record plus what the run needs to explain its outcome. */
@@ -146,14 +150,26 @@ async function attempt(
       const action = record(spec, pinned, start, elapsed(), { result: "refused", attempts: n - 1 });
       return { action, detail: refusal, refusal };
     }
+    const libs = copyLibraries(rt, join(rt.binDir, `${idx}-${n}-lib`));
+    if (!libs.ok) {
+      const refusal = describeMismatch(libs.mismatch);
+      const action = record(spec, pinned, start, elapsed(), { result: "refused", attempts: n - 1 });
+      return { action, detail: refusal, refusal };
+    }
     const copy = join(rt.binDir, `${idx}-${n}-${basename(spec.script)}`);
     writeFileSync(copy, check.bytes, { mode: 0o500, flag: "wx" });
     rt.journal.actionAttempt(rt.runId, idx, n, null);
-    const result = await runProcess({
+    const result = await rt.runProcess({
       command: rt.bashPath,
       args: [copy],
       cwd: rt.env.workDir,
-      env: scriptEnvironment(rt.env, { name: spec.name, step: spec.step, phase: spec.phase, attempt: n }),
+      env: scriptEnvironment(rt.env, {
+        name: spec.name,
+        step: spec.step,
+        phase: spec.phase,
+        attempt: n,
+        libDir: libs.dir,
+      }),
       timeoutMs: spec.timeoutSeconds * 1000,
       killGraceMs: rt.killGraceMs,
       onSpawn: (pgid) => rt.journal.actionAttempt(rt.runId, idx, n, pgid),
@@ -192,4 +208,23 @@ async function attempt(
     }
     await rt.clock.sleep(backoffMs(rt.retry, n));
   }
+}
+
+/**
+ * Checks every pinned library of the runbook against its pin and writes the
+ * checked bytes into `dir` (made here), so what a script sources is exactly
+ * what was pinned. Returns the directory, or null when the runbook has none.
+ */
+function copyLibraries(
+  rt: ActionRuntime,
+  dir: string,
+): { ok: true; dir: string | null } | { ok: false; mismatch: PinMismatch } {
+  if (rt.runbook.libs.length === 0) return { ok: true, dir: null };
+  mkdirSync(dir, { mode: 0o700 });
+  for (const lib of rt.runbook.libs) {
+    const check = readPinned(rt.runbook.dir, lib, rt.runbook.scripts.get(lib) ?? "");
+    if (!check.ok) return { ok: false, mismatch: check.mismatch };
+    writeFileSync(join(dir, basename(lib)), check.bytes, { mode: 0o400, flag: "wx" });
+  }
+  return { ok: true, dir };
 }

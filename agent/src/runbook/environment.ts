@@ -10,6 +10,7 @@
  * | `MSP_ROOTS_<ROOT>` | every configured `path_roots` set, colon-joined |
  * | `MSP_WORK_DIR` | per-run scratch dir (0700), shared by the run's steps, removed after the run; also the cwd |
  * | `MSP_STATE_DIR` | persistent dir (0700) scripts may keep state in across runs |
+ * | `MSP_LIB_DIR` | private copies of the pinned `scripts/lib/*.sh` files the runbook's scripts source; unset when the runbook pins none |
  * | `MSP_SERVICE_MANAGER` | `systemd` or `supervisor` |
  * | `MSP_SUPERVISOR_CONF` | supervisord config file, only when configured |
  * | `MSP_SERVICE_ALLOWLIST`, `MSP_PROCESS_ALLOWLIST` | space-joined allow-lists |
@@ -52,6 +53,8 @@ export interface ActionEnvironment {
   step: number;
   phase: "step" | "rollback" | "validation";
   attempt: number;
+  /** This attempt's copy of the pinned script libraries, or null when the runbook has none. */
+  libDir?: string | null;
 }
 
 /** Builds the complete environment of one script invocation; nothing is inherited from the agent. */
@@ -75,6 +78,7 @@ export function scriptEnvironment(run: RunEnvironment, action: ActionEnvironment
     MSP_ATTEMPT: String(action.attempt),
   };
   if (run.config.supervisorConf !== undefined) env.MSP_SUPERVISOR_CONF = run.config.supervisorConf;
+  if (action.libDir !== undefined && action.libDir !== null) env.MSP_LIB_DIR = action.libDir;
   for (const [root, dirs] of Object.entries(run.config.path_roots)) {
     env[`MSP_ROOTS_${root.toUpperCase()}`] = dirs.join(":");
   }

@@ -179,4 +179,50 @@ describe("executor: a successful run", () => {
     const b = await exec.run(request());
     expect(b.execution).toMatchObject({ outcome: "failure", reason: "validation v exited 4, expected 0" });
   });
+
+  it("hands the injected process runner exactly the pinned bytes, the step's timeout and the contract environment", async () => {
+    const def = runbookDefinition("RB-DISK-001", {
+      steps: [step(1, "one", { timeout_seconds: 7 }), step(2, "two", { timeout_seconds: 9 })],
+    });
+    const scripts = { "scripts/one.sh": "echo one=1\n", "scripts/two.sh": "echo two=1\n" };
+    const seen: {
+      bytes: string;
+      command: string;
+      cwd: string;
+      timeoutMs: number;
+      step: string | undefined;
+    }[] = [];
+    const { exec, sink } = setup([{ definition: def, scripts }], {
+      bashPath: "/bin/bash",
+      processRunner: async (spec) => {
+        seen.push({
+          bytes: readFileSync(spec.args[0] ?? "", "utf8"),
+          command: spec.command,
+          cwd: spec.cwd,
+          timeoutMs: spec.timeoutMs,
+          step: spec.env.MSP_STEP,
+        });
+        const empty = { excerpt: "", bytes: 0, sha256: sha256Hex(""), truncated: false };
+        return {
+          exitCode: 0,
+          signal: null,
+          timedOut: false,
+          spawnError: null,
+          stdout: empty,
+          stderr: empty,
+          outputs: { [`${spec.env.MSP_STEP}_ran`]: "1" },
+        };
+      },
+    });
+    const b = await exec.run(request());
+    const runDir = join("runbooks", "runs", b.outputs.run_id ?? "");
+    expect(seen.map((s) => [s.bytes, s.command, s.timeoutMs, s.step])).toEqual([
+      ["echo one=1\n", "/bin/bash", 7000, "one"],
+      ["echo two=1\n", "/bin/bash", 9000, "two"],
+    ]);
+    for (const s of seen) expect(s.cwd.endsWith(join(runDir, "work"))).toBe(true);
+    expect(b.actions_taken.map((a) => a.outputs)).toEqual([{ one_ran: "1" }, { two_ran: "1" }]);
+    expect(b.execution?.outcome).toBe("success");
+    expect(sink.problems()).toEqual([]);
+  });
 });

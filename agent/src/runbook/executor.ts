@@ -41,7 +41,7 @@ import {
   type RunbookLibrary,
 } from "./library.js";
 import { preflight } from "./preflight.js";
-import { killOrphanedGroup } from "./process.js";
+import { killOrphanedGroup, type ProcessRunner, runProcess } from "./process.js";
 import { executeRun } from "./run.js";
 
 /** The agent configuration the executor uses (a subset of AgentConfig, plus the supervisord config file). */
@@ -67,6 +67,12 @@ export interface ExecutorOptions {
   killGraceMs?: number;
   /** bash to run scripts with; default the first of /bin/bash, /usr/bin/bash, /run/current-system/sw/bin/bash. */
   bashPath?: string;
+  /**
+   * Starts script processes; default {@link runProcess} (own process group,
+   * timeout, bounded capture). Only the executor benchmark replaces it, to
+   * measure the executor's own per-step work without process creation.
+   */
+  processRunner?: ProcessRunner;
 }
 
 /** One run request, as the transport (a verified command), offline autonomy or the CLI makes it. */
@@ -229,6 +235,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
       retry,
       killGraceMs,
       bashPath,
+      runProcess: options.processRunner ?? runProcess,
     };
     let draft: Awaited<ReturnType<typeof executeRun>>;
     try {

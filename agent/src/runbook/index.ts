@@ -30,3 +30,4 @@ export {
   type RunbookLibrary,
 } from "./library.js";
 export { type ParamCheck, type ParamValue, validateParams } from "./params.js";
+export type { ProcessResult, ProcessRunner, ProcessSpec } from "./process.js";

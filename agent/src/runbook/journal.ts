@@ -13,8 +13,8 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { ActionTaken } from "@msp/shared";
-import Database from "better-sqlite3";
 import type { BundleDraft } from "../evidence/index.js";
+import { openDatabase } from "../sqlite/index.js";
 import type { ParamValue } from "./params.js";
 
 /** The incident reference of a bundle. */
@@ -84,9 +84,8 @@ export interface Journal {
 export function openJournal(path: string): Journal {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   chmodSync(dirname(path), 0o700);
-  const db = new Database(path);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = FULL");
+  // Through openDatabase, so the single executable loads its embedded SQLite addon here too.
+  const db = openDatabase(path);
   db.exec(`
     CREATE TABLE IF NOT EXISTS runs (
       run_id TEXT PRIMARY KEY,

@@ -7,7 +7,11 @@
  * yields refusal evidence instead of a silent "unknown runbook".
  *
  * Catalog script keys are the `script` paths exactly as the YAML writes them,
- * relative to the library directory (`scripts/check_backup_logs.sh`).
+ * relative to the library directory (`scripts/check_backup_logs.sh`), plus
+ * the shared script libraries the scripts source (`scripts/lib/common.sh`):
+ * a script may only `source "$MSP_LIB_DIR/<name>.sh"`, and the executor
+ * points MSP_LIB_DIR at private copies of exactly the pinned library files,
+ * so a library is pinned the same way a script is.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,8 +36,14 @@ export interface LoadedRunbook {
   /** Pinned (and, at load, verified) sha256 of the YAML bytes. */
   readonly sha256: string;
   readonly definition: RunbookDefinition;
-  /** Pinned sha256 of every script the runbook references, keyed by its `scripts/<name>.sh` path. */
+  /**
+   * Pinned sha256 of every script the runbook references, keyed by its
+   * `scripts/<name>.sh` path, and of every library its scripts source
+   * (`scripts/lib/<name>.sh`).
+   */
   readonly scripts: ReadonlyMap<string, string>;
+  /** The `scripts/lib/<name>.sh` keys of `scripts`: copied into MSP_LIB_DIR for every action. */
+  readonly libs: readonly string[];
   /** `success_criteria`, parsed once at load so a syntax error refuses the runbook early. */
   readonly criteria: readonly { expression: string; tree: Expr }[];
 }
@@ -94,6 +104,18 @@ export function scriptsOf(def: RunbookDefinition): string[] {
     ...def.post_execution_validation.map((v) => v.script),
   ];
   return [...new Set(all)];
+}
+
+/** Where shared script libraries live, relative to the library directory. */
+export const LIB_PREFIX = "scripts/lib/";
+/** A library path a catalog may pin: one flat file name, so a key can never point outside `scripts/lib/`. */
+const LIB_KEY = /^scripts\/lib\/[a-z][a-z0-9_]{0,63}\.sh$/;
+/** How a script sources a library; the build script pins exactly what these lines name. */
+const SOURCE_LINE = /^\s*(?:source|\.)\s+"\$MSP_LIB_DIR\/([^"]*)"/gm;
+
+/** The `scripts/lib/<name>.sh` files a script's text sources, in order of first use. */
+export function librariesSourcedBy(text: string): string[] {
+  return [...new Set([...text.matchAll(SOURCE_LINE)].map((m) => `${LIB_PREFIX}${m[1]}`))];
 }
 
 /**
@@ -169,13 +191,28 @@ function loadEntry(dir: string, entry: RunbookCatalog["runbooks"][number]): Load
     return refuse(`${entry.file} declares version ${definition.version}, catalog pins ${entry.version}`);
   }
   const scripts = new Map<string, string>();
+  const sourced: string[] = [];
   for (const script of scriptsOf(definition)) {
     const pinned = entry.scripts[script];
     if (pinned === undefined) return refuse(`${script} (used by ${entry.id}) is not pinned in catalog.json`);
     const check = readPinned(dir, script, pinned);
     if (!check.ok) return refuse(describeMismatch(check.mismatch));
     scripts.set(script, pinned);
+    sourced.push(...librariesSourcedBy(check.bytes.toString("utf8")));
   }
+  const libs = Object.keys(entry.scripts).filter((k) => k.startsWith(LIB_PREFIX));
+  for (const lib of libs) {
+    if (!LIB_KEY.test(lib)) return refuse(`catalog key ${lib} is not a scripts/lib/<name>.sh library path`);
+    const check = readPinned(dir, lib, entry.scripts[lib] as string);
+    if (!check.ok) return refuse(describeMismatch(check.mismatch));
+    scripts.set(lib, entry.scripts[lib] as string);
+  }
+  // The bundle records every library pin in one evidence value (lib_sha256, at most 512 characters).
+  if (libs.reduce((n, l) => n + l.length - LIB_PREFIX.length + 66, 0) > 512)
+    return refuse(`${entry.id} pins more script libraries than one bundle can record`);
+  const unpinned = sourced.find((lib) => !libs.includes(lib));
+  if (unpinned !== undefined)
+    return refuse(`${unpinned} (sourced by ${entry.id}) is not pinned in catalog.json`);
   const problem = checkDefinition(definition);
   if (problem !== null) return refuse(`${entry.file}: ${problem}`);
   const criteria: { expression: string; tree: Expr }[] = [];
@@ -188,7 +225,7 @@ function loadEntry(dir: string, entry: RunbookCatalog["runbooks"][number]): Load
       throw e;
     }
   }
-  return { id: entry.id, dir, file: entry.file, sha256: entry.sha256, definition, scripts, criteria };
+  return { id: entry.id, dir, file: entry.file, sha256: entry.sha256, definition, scripts, libs, criteria };
 }
 
 /** Checks the schema cannot express: string patterns compile, step names are unique. */

@@ -42,6 +42,13 @@ export interface ProcessResult {
   outputs: Record<string, string>;
 }
 
+/**
+ * Runs one process spec to its result. The executor takes one through its
+ * options so that a benchmark can measure the executor's own work per step
+ * with process creation taken out; production always uses {@link runProcess}.
+ */
+export type ProcessRunner = (spec: ProcessSpec) => Promise<ProcessResult>;
+
 const POLL_MS = 20;
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {

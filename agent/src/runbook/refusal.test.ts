@@ -195,3 +195,103 @@ describe("executor: dry run", () => {
     expect(sink.problems()).toEqual([]);
   });
 });
+
+describe("executor: pinned script libraries", () => {
+  const lib = 'greet() { echo "greeting=hello-$1"; }\n';
+  const withLib = (over: Record<string, string> = {}): RunbookFixture => ({
+    definition: runbookDefinition("RB-DISK-001", { steps: [step(1, "one"), step(2, "two")] }),
+    scripts: {
+      "scripts/one.sh": 'source "$MSP_LIB_DIR/greet.sh"\ngreet one\n',
+      "scripts/two.sh": 'source "$MSP_LIB_DIR/greet.sh"\ngreet two\necho "libdir=$MSP_LIB_DIR"\n',
+      "scripts/lib/greet.sh": lib,
+      ...over,
+    },
+  });
+
+  it("gives scripts a private copy of exactly the pinned library and records its pin in the bundle", async () => {
+    const { exec, sink, libDir } = setup([withLib()]);
+    const b = await exec.run(request());
+    expect(b.execution?.outcome).toBe("success");
+    expect(b.actions_taken.map((a) => a.outputs.greeting)).toEqual(["hello-one", "hello-two"]);
+    const copy = b.actions_taken[1]?.outputs.libdir ?? "";
+    expect(copy).toMatch(/\/runbooks\/runs\/[0-9a-f-]{36}\/bin\/1-1-lib$/);
+    expect(copy.startsWith(libDir)).toBe(false);
+    expect(b.outputs.lib_sha256).toBe(`greet.sh:${sha256Hex(lib)}`);
+    expect(sink.problems()).toEqual([]);
+  });
+
+  it("refuses a library modified after load, naming it, before anything runs", async () => {
+    const { exec, libDir, state } = setup([
+      withLib({ "scripts/one.sh": 'touch "$MSP_STATE_DIR/one"\necho ok=1\n' }),
+    ]);
+    const pinned = sha256Hex(lib);
+    appendFileSync(join(libDir, "scripts/lib/greet.sh"), 'touch "$MSP_STATE_DIR/evil"\n');
+    const b = await exec.run(request());
+    expect(b.kind).toBe("runbook_refusal");
+    expect(b.actions_taken).toEqual([]);
+    expect(b.execution?.reason).toBe(
+      `scripts/lib/greet.sh does not match its pin: catalog sha256 ${pinned}, file has sha256 ${sha256Hex(readFileSync(join(libDir, "scripts/lib/greet.sh")))}`,
+    );
+    expect([existsSync(state("one")), existsSync(state("evil"))]).toEqual([false, false]);
+  });
+
+  it("refuses a library swapped mid-run at the next action, and runs nothing from it", async () => {
+    const t = createTestExecutor([withLib()]);
+    t.exec.close();
+    // Step one rewrites the library after its own attempt copied it, as an attacker racing the executor would.
+    const one = `echo 'touch "$MSP_STATE_DIR/evil"' >> "${join(t.libDir, "scripts/lib/greet.sh")}"\necho ok=1\n`;
+    writeFileSync(join(t.libDir, "scripts/one.sh"), one);
+    const cat = JSON.parse(readFileSync(join(t.libDir, "catalog.json"), "utf8"));
+    cat.runbooks[0].scripts["scripts/one.sh"] = sha256Hex(one);
+    writeFileSync(join(t.libDir, "catalog.json"), JSON.stringify(cat));
+    const { exec, state } = setup([], { runbooks: t.libDir });
+    const b = await exec.run(request());
+    expect(b.kind).toBe("runbook_refusal");
+    expect(b.actions_taken.map((a) => [a.action, a.result])).toEqual([
+      ["one", "ok"],
+      ["two", "refused"],
+    ]);
+    expect(b.execution?.reason).toMatch(
+      /^refused at step 2 \(two\) scripts\/lib\/greet\.sh does not match its pin/,
+    );
+    expect(existsSync(state("evil"))).toBe(false);
+  });
+
+  it("refuses at load a runbook whose script sources a library the catalog does not pin", async () => {
+    const t = createTestExecutor([withLib()]);
+    t.exec.close();
+    const cat = JSON.parse(readFileSync(join(t.libDir, "catalog.json"), "utf8"));
+    delete cat.runbooks[0].scripts["scripts/lib/greet.sh"];
+    writeFileSync(join(t.libDir, "catalog.json"), JSON.stringify(cat));
+    const { exec } = setup([], { runbooks: t.libDir });
+    expect(exec.list()).toEqual([
+      expect.objectContaining({
+        status: "refused",
+        reason: "scripts/lib/greet.sh (sourced by RB-DISK-001) is not pinned in catalog.json",
+      }),
+    ]);
+  });
+
+  it("refuses at load a runbook pinning more libraries than a bundle's lib_sha256 can record", () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 6 }, (_, i) => [`scripts/lib/helpers_${"x".repeat(40)}_${i}.sh`, `# ${i}\n`]),
+    );
+    const { exec } = setup([withLib(many)]);
+    expect(exec.list()[0]).toMatchObject({
+      status: "refused",
+      reason: "RB-DISK-001 pins more script libraries than one bundle can record",
+    });
+  });
+
+  it("refuses at load a catalog library key that points outside scripts/lib", async () => {
+    const t = createTestExecutor([withLib()]);
+    t.exec.close();
+    const cat = JSON.parse(readFileSync(join(t.libDir, "catalog.json"), "utf8"));
+    cat.runbooks[0].scripts["scripts/lib/../../../etc/passwd"] = "0".repeat(64);
+    writeFileSync(join(t.libDir, "catalog.json"), JSON.stringify(cat));
+    const { exec } = setup([], { runbooks: t.libDir });
+    expect(exec.list()[0]?.reason).toBe(
+      "catalog key scripts/lib/../../../etc/passwd is not a scripts/lib/<name>.sh library path",
+    );
+  });
+});

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ExecutorOptions } from "./executor.js";
+import { groupAlive, procStat } from "./process.js";
 import {
   createTestExecutor,
   drive,
@@ -156,5 +157,52 @@ describe("executor: retries, timeouts and rollback", () => {
       outcome: "timeout",
       reason: "step 1 (hang) timed out after 1 s; no rollback script",
     });
+  });
+
+  it("kills the timed-out step's whole process group, children and grandchildren, then rolls back", async () => {
+    const def = runbookDefinition("RB-DISK-001", {
+      steps: [step(1, "hang", { timeout_seconds: 1 }), step(2, "after")],
+      rollback: [{ action: "undo", script: "scripts/undo.sh" }],
+    });
+    // A child (sleep) and a grandchild (a subshell's sleep), all in the script's process group.
+    const hang = [
+      'sleep 1000 &\necho "child=$!"',
+      '( sleep 1000 & echo "grandchild=$!"; wait ) &',
+      'echo "pgid=$$"',
+      "while :; do sleep 0.05; done",
+      "",
+    ].join("\n");
+    const { exec, sink, state } = setup([
+      {
+        definition: def,
+        scripts: {
+          "scripts/hang.sh": hang,
+          "scripts/after.sh": 'touch "$MSP_STATE_DIR/after"\n',
+          "scripts/undo.sh": 'touch "$MSP_STATE_DIR/undo"\necho undone=yes\n',
+        },
+      },
+    ]);
+    const b = await exec.run(request());
+    const hung = b.actions_taken[0];
+    expect(hung).toMatchObject({ result: "timeout", signal: "SIGTERM", exit_code: null, attempts: 1 });
+    const pids = ["child", "grandchild"].map((k) => Number(hung?.outputs[k]));
+    for (const pid of pids) expect(pid).toBeGreaterThan(1);
+    const gone = (pid: number) => {
+      const s = procStat(pid);
+      return s === null || s.state === "Z" || s.state === "X";
+    };
+    expect(pids.map(gone)).toEqual([true, true]);
+    expect(groupAlive(Number(hung?.outputs.pgid))).toBe(false);
+    expect(b.actions_taken.map((a) => [a.phase, a.action, a.result])).toEqual([
+      ["step", "hang", "timeout"],
+      ["step", "after", "skipped"],
+      ["rollback", "undo", "ok"],
+    ]);
+    expect(b.execution).toMatchObject({
+      outcome: "rolled_back",
+      reason: "step 1 (hang) timed out after 1 s; rollback completed",
+    });
+    expect([existsSync(state("after")), existsSync(state("undo"))]).toEqual([false, true]);
+    expect(sink.problems()).toEqual([]);
   });
 });

@@ -153,8 +153,20 @@ export async function executeRun(rt: ActionRuntime, ctx: RunContext): Promise<Bu
     drift: null,
     hipaa_controls: def.hipaa_controls,
     execution: executionSummary(ctx, rt.clock.now(), outcome, reason, criteria),
-    outputs: { run_id: rt.runId, dry_run: rt.env.dryRun ? "true" : "false" },
+    outputs: { run_id: rt.runId, dry_run: rt.env.dryRun ? "true" : "false", ...libraryPins(rt) },
   };
+}
+
+/**
+ * The pins of the script libraries the run's scripts sourced, as
+ * `lib_sha256` = `common.sh:<sha256> service.sh:<sha256>`: an action's
+ * `script_sha256` covers only its own file, so without this an auditor could
+ * not tell which library bytes a script ran with.
+ */
+function libraryPins(rt: ActionRuntime): Record<string, string> {
+  if (rt.runbook.libs.length === 0) return {};
+  const pins = rt.runbook.libs.map((l) => `${l.slice(l.lastIndexOf("/") + 1)}:${rt.runbook.scripts.get(l)}`);
+  return { lib_sha256: pins.join(" ") };
 }
 
 function decide(

@@ -8,7 +8,7 @@
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   bundleHash,
   type Clock,
@@ -78,7 +78,7 @@ export function createMemorySink(clock: Clock = systemClock): MemorySink {
 /** One runbook for {@link writeLibrary}: its definition (as YAML data) and the scripts it uses. */
 export interface RunbookFixture {
   definition: Record<string, unknown>;
-  /** Script bodies keyed by `scripts/<name>.sh`. */
+  /** Script bodies keyed by `scripts/<name>.sh`, and libraries by `scripts/lib/<name>.sh` (pinned alike). */
   scripts: Record<string, string>;
 }
 
@@ -107,8 +107,10 @@ export function writeLibrary(dir: string, runbooks: readonly RunbookFixture[]): 
     const file = `${id}.yaml`;
     const yaml = stringify(rb.definition);
     writeFileSync(join(dir, file), yaml);
-    for (const [path, body] of Object.entries(rb.scripts))
+    for (const [path, body] of Object.entries(rb.scripts)) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
       writeFileSync(join(dir, path), body, { mode: 0o755 });
+    }
     const scripts = Object.fromEntries(Object.entries(rb.scripts).map(([p, body]) => [p, sha256Hex(body)]));
     return { id, version: String(rb.definition.version), file, sha256: sha256Hex(yaml), scripts };
   });

@@ -8,6 +8,7 @@ import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import {
   AgentConfig,
+  type Clock,
   type Incident,
   loadConfigFile,
   loadSigningKey,
@@ -40,8 +41,15 @@ export interface AgentParts {
   close(): Promise<void>;
 }
 
+/** Options of {@link agentParts}. */
+export interface AgentPartsOptions {
+  /** Time for every part (bundle timestamps, run durations, drift checks); tests pass a FakeClock. */
+  clock?: Clock;
+}
+
 /** Builds the parts for one config. */
-export function agentParts(config: AgentConfig, logger: Logger): AgentParts {
+export function agentParts(config: AgentConfig, logger: Logger, options: AgentPartsOptions = {}): AgentParts {
+  const clock = options.clock ?? systemClock;
   const hostname = config.hostname ?? osHostname().split(".")[0] ?? "localhost";
   let key: Promise<SigningKey> | undefined;
   let outbox: Promise<Outbox> | undefined;
@@ -66,7 +74,7 @@ export function agentParts(config: AgentConfig, logger: Logger): AgentParts {
         signingKey,
         identity: { client_id: config.client_id, agent_id: config.agent_id, hostname },
         maxBytes: config.outbox.max_bytes,
-        clock: systemClock,
+        clock,
         controlPlanePublicKey: config.control_plane.public_key,
         onAlert: (alert) => logger.log("warn", "outbox alert", { alert }),
       }),
@@ -90,7 +98,7 @@ export function agentParts(config: AgentConfig, logger: Logger): AgentParts {
             service_manager: config.service_manager,
           },
           sink,
-          clock: systemClock,
+          clock,
         }),
       );
       return executor;
@@ -104,7 +112,7 @@ export function agentParts(config: AgentConfig, logger: Logger): AgentParts {
         hostname,
         sink,
         onIncident,
-        clock: systemClock,
+        clock,
       });
     },
     async close() {

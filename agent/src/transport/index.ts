@@ -85,6 +85,16 @@ export function createTransport(options: TransportOptions): Transport {
   const backoff = new Backoff(o.backoff, o.random);
   const loopSleeps = new SleepSet(o.clock);
   let state: TransportState = "idle";
+  // Every change goes through here so the caller's onState sees each transition once.
+  const setState = (next: TransportState) => {
+    if (next === state) return;
+    state = next;
+    try {
+      o.onState(next);
+    } catch (e) {
+      o.logger.error("transport onState callback threw", { error: String(e) });
+    }
+  };
   let stopping = false;
   let loop: Promise<void> | null = null;
   let current: { ws: WebSocket; session: Session } | null = null;
@@ -92,7 +102,7 @@ export function createTransport(options: TransportOptions): Transport {
   /** One connection from dial to close; resolves when the socket has closed. */
   function connectOnce(): Promise<void> {
     counters.connectAttempts++;
-    state = "connecting";
+    setState("connecting");
     const timers = new SleepSet(o.clock);
     const ws = new WebSocket(o.url, {
       ca: o.ca,
@@ -121,7 +131,7 @@ export function createTransport(options: TransportOptions): Transport {
       logger: o.logger,
       onCommand: o.onCommand,
       onWelcome: () => {
-        state = "ready";
+        setState("ready");
         backoff.reset();
       },
     });
@@ -154,7 +164,7 @@ export function createTransport(options: TransportOptions): Transport {
 
     return new Promise<void>((resolve) => {
       ws.on("open", () => {
-        state = "handshaking";
+        setState("handshaking");
         session.start();
         void welcomeDeadline();
         void keepalive();
@@ -194,12 +204,12 @@ export function createTransport(options: TransportOptions): Transport {
         o.logger.error("could not start a connection", { error: String(e) });
       }
       if (stopping) break;
-      state = "backoff";
+      setState("backoff");
       const delay = backoff.next();
       o.logger.info("reconnecting after backoff", { delay_ms: delay, attempt: backoff.attempts });
       await loopSleeps.sleep(delay);
     }
-    state = "stopped";
+    setState("stopped");
   }
 
   return {
@@ -226,7 +236,7 @@ export function createTransport(options: TransportOptions): Transport {
       }
       if (loop !== null) await loop;
       loop = null;
-      state = "stopped";
+      setState("stopped");
     },
 
     notify() {

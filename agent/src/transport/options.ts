@@ -89,6 +89,11 @@ export interface TransportOptions {
   incidentQueueSize?: number;
   /** Overrides PROTOCOL_VERSION; only for testing the mismatch path. */
   protocolVersion?: number;
+  /**
+   * Told of every connection-state change (`ready` means welcomed). The daemon
+   * uses it to know how long the control plane has been unreachable. Must not throw.
+   */
+  onState?: (state: "idle" | "connecting" | "handshaking" | "ready" | "backoff" | "stopped") => void;
 }
 
 /** Options after defaults and checks. */
@@ -159,5 +164,6 @@ export function resolveOptions(options: TransportOptions): ResolvedOptions {
     welcomeTimeoutMs: positiveInt("welcomeTimeoutMs", options.welcomeTimeoutMs ?? 10_000, 600_000),
     incidentQueueSize: positiveInt("incidentQueueSize", options.incidentQueueSize ?? 100, 100_000),
     protocolVersion: options.protocolVersion,
+    onState: options.onState ?? (() => undefined),
   };
 }
