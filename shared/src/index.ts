@@ -55,6 +55,28 @@ export {
 export * as limits from "./limits/index.js";
 export { createLogger, type Logger, type LogLevel, silentLogger } from "./log/index.js";
 export {
+  CHECKPOINT_FORMAT,
+  CheckpointAgent,
+  type CheckpointProblem,
+  type CheckpointVerdict,
+  checkpointRoot,
+  checkpointSigningBytes,
+  DailyCheckpoint,
+  signCheckpoint,
+  UnsignedCheckpoint,
+  verifyCheckpoint,
+} from "./merkle/checkpoint.js";
+export {
+  type InclusionClaim,
+  inclusionProof,
+  MERKLE_HASH_BYTES,
+  merkleLeafHash,
+  merkleNodeHash,
+  merkleRoot,
+  rootOfLeafHashes,
+  verifyInclusion,
+} from "./merkle/index.js";
+export {
   ApprovalDecisionRequest,
   CreateApiKeyRequest,
   CreateClinicRequest,

@@ -1,0 +1,50 @@
+/**
+ * WORM evidence storage: the durable upload queue, the uploader that writes
+ * bundles and daily checkpoints to write-once storage with COMPLIANCE
+ * retention, and the two storage adapters (S3 Object Lock for production, a
+ * local directory for the demo that is NOT tamper-proof).
+ */
+
+export { checkBackoff, retryDelay, type UploadBackoff } from "./backoff.js";
+export {
+  type CheckpointRun,
+  MAX_CHECKPOINT_DAYS_PER_RUN,
+  queueCheckpoint,
+  runCheckpoints,
+} from "./checkpoint.js";
+export { type EnqueueResult, type StoredBundle, storedBundleSink, WormBundle } from "./enqueue.js";
+export {
+  addYears,
+  bundleObjectKey,
+  checkpointObjectKey,
+  checkRetentionYears,
+  DEFAULT_RETENTION_YEARS,
+  MAX_RETENTION_YEARS,
+  utcDay,
+} from "./keys.js";
+export {
+  createLocalWormStore,
+  initLocalWormDir,
+  LOCAL_WORM_MARKER,
+  type LocalWormOptions,
+} from "./local.js";
+export { type UploadState, WORM_MIGRATIONS, WormQueue } from "./queue.js";
+export { createS3Client, createS3ObjectStore, type S3StoreOptions, s3Error } from "./s3.js";
+export {
+  checkObjectKey,
+  checkPutRequest,
+  type ObjectRetention,
+  type ObjectStore,
+  type PutObjectRequest,
+  type RetentionMode,
+  type StoredObject,
+  silentLogger,
+  type WormLogger,
+  type WormLogLevel,
+} from "./store.js";
+export {
+  createWormUploader,
+  type PumpResult,
+  type WormUploader,
+  type WormUploaderOptions,
+} from "./uploader.js";
