@@ -13,7 +13,9 @@ import { agentSuite } from "./agent.js";
 import { cryptoSuite } from "./crypto.js";
 import { executorSuite } from "./executor.js";
 import { guardrailsSuite } from "./guardrails.js";
+import { ingestSuite } from "./ingest.js";
 import { plannerSuite } from "./planner.js";
+import { wormSuite } from "./worm.js";
 
 /** Every registered suite, in run order. */
 export const SUITES: readonly Suite[] = [
