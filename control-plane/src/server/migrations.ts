@@ -1,0 +1,21 @@
+/** Every module's migrations, in dependency order. The one list the server and tools apply. */
+import { AUDIT_MIGRATIONS } from "../audit/index.js";
+import { AUTH_MIGRATIONS } from "../auth/index.js";
+import type { Migration } from "../db/index.js";
+import { EVIDENCE_MIGRATIONS } from "../evidence/index.js";
+import { GUARDRAIL_MIGRATIONS } from "../guardrails/migrations.js";
+import { INCIDENT_MIGRATIONS } from "../incidents/store.js";
+import { PLANNER_MIGRATIONS } from "../planner/index.js";
+import { REGISTRY_MIGRATIONS } from "../registry/index.js";
+import { WORM_MIGRATIONS } from "../worm/index.js";
+
+export const ALL_MIGRATIONS: readonly Migration[] = [
+  ...AUTH_MIGRATIONS,
+  ...AUDIT_MIGRATIONS,
+  ...REGISTRY_MIGRATIONS,
+  ...EVIDENCE_MIGRATIONS,
+  ...GUARDRAIL_MIGRATIONS,
+  ...PLANNER_MIGRATIONS,
+  ...INCIDENT_MIGRATIONS,
+  ...WORM_MIGRATIONS,
+];
