@@ -23,5 +23,7 @@ export const SUITES: readonly Suite[] = [
   executorSuite,
   agentSuite,
   guardrailsSuite,
+  ingestSuite,
   plannerSuite,
+  wormSuite,
 ];

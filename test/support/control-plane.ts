@@ -236,7 +236,13 @@ export function connectAgent(
               () => rej(new Error(`no ${type} frame within ${timeoutMs} ms`)),
               timeoutMs,
             );
-            waiters.push({ type, resolve: (f) => (clearTimeout(timer), res(f)) });
+            waiters.push({
+              type,
+              resolve: (f) => {
+                clearTimeout(timer);
+                res(f);
+              },
+            });
           });
         },
         send: (frame) => ws.send(JSON.stringify(frame)),
