@@ -8,15 +8,18 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   ControlPlaneConfig,
+  CreateApiKeyRequest,
+  CreateClinicRequest,
   createLogger,
   isMspError,
   loadConfigFile,
   MspError,
+  parseWith,
   systemClock,
   toMspError,
 } from "@msp/shared";
 import { createAuditLog } from "../audit/index.js";
-import { createApiKeys, ROLES, type Role } from "../auth/index.js";
+import { createApiKeys } from "../auth/index.js";
 import { migrate, openDatabase } from "../db/index.js";
 import { createRegistry } from "../registry/index.js";
 import { startControlPlane } from "../server/index.js";
@@ -201,12 +204,14 @@ async function run(argv: string[], out: Out): Promise<number> {
       expectSub("create");
       const config = loadConfig(values.config);
       const id = need("id");
+      // The same schema as POST /v1/clinics, so the CLI cannot create what the API would refuse.
+      const input = parseWith(
+        CreateClinicRequest,
+        { client_id: id, name: need("name"), service_allowlist: values.service ?? [] },
+        "clinic",
+      );
       const clinic = withDb(config, "cli clinic create", id, (db) =>
-        createRegistry(db, systemClock).createClinic({
-          client_id: id,
-          name: need("name"),
-          service_allowlist: values.service ?? [],
-        }),
+        createRegistry(db, systemClock).createClinic(input),
       );
       out(JSON.stringify(clinic, null, 2));
       return 0;
@@ -214,20 +219,19 @@ async function run(argv: string[], out: Out): Promise<number> {
     case "api-key": {
       expectSub("create");
       const config = loadConfig(values.config);
-      const role = need("role");
-      if (!ROLES.includes(role as Role))
-        throw new MspError("invalid_input", `--role must be one of ${ROLES.join(", ")}`);
-      const clinic = values.clinic ?? null;
-      const made = withDb(config, "cli api-key create", clinic, (db) => {
-        if (clinic !== null && createRegistry(db, systemClock).getClinic(clinic) === undefined) {
-          throw new MspError("not_found", `clinic ${clinic} not found`);
+      const input = parseWith(
+        CreateApiKeyRequest,
+        { name: need("name"), role: need("role"), client_id: values.clinic ?? null },
+        "API key",
+      );
+      const made = withDb(config, "cli api-key create", input.client_id, (db) => {
+        if (
+          input.client_id !== null &&
+          createRegistry(db, systemClock).getClinic(input.client_id) === undefined
+        ) {
+          throw new MspError("not_found", `clinic ${input.client_id} not found`);
         }
-        return createApiKeys(db, systemClock).create({
-          name: need("name"),
-          role: role as Role,
-          client_id: clinic,
-          created_by: null,
-        });
+        return createApiKeys(db, systemClock).create({ ...input, created_by: null });
       });
       out(`${made.key}\n(key id ${made.info.key_id}, role ${made.info.role}; shown once)`);
       return 0;
