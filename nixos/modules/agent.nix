@@ -338,7 +338,7 @@ in
         StateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
         StateDirectoryMode = "0700";
         UMask = "0077";
-        ExecStartPre = [ "${exe} keygen --config ${configPath}" ];
+        # No keygen first: enroll makes both keys itself and refuses to overwrite existing ones.
         ExecStart = lib.concatStringsSep " " [
           exe
           "enroll"
