@@ -24,6 +24,7 @@ import {
   EnrollmentResponse,
   EnrollmentToken,
   generateSigningKey,
+  generateTlsKeyPair,
   IssuedCertificate,
   keyIdOf,
   MspError,
@@ -31,21 +32,21 @@ import {
   type RenewalProofBody,
   RenewalRequest,
   saveSigningKey,
+  signEnrollmentProof,
+  signRenewalProof,
 } from "@msp/shared";
 import { stringify } from "yaml";
 import { AGENT_VERSION } from "../version.js";
 import { postJson } from "./http.js";
-import {
-  checkIssuedCertificate,
-  evidenceProof,
-  generateTlsKey,
-  splitPem,
-  tlsProof,
-  writeFileAtomic,
-} from "./keys.js";
+import { checkIssuedCertificate, splitPem, writeFileAtomic } from "./keys.js";
 
 export { type HttpsTrust, postJson } from "./http.js";
-export { certificateWindow, generateTlsKey, needsRenewal, type TlsKey } from "./keys.js";
+export { certificateWindow, needsRenewal } from "./keys.js";
+/**
+ * Kept under their former agent names so the package's public exports stay
+ * stable; the implementation is the shared one the control plane verifies against.
+ */
+export { generateTlsKeyPair as generateTlsKey, type TlsKeyPair as TlsKey } from "@msp/shared";
 
 /** Options of {@link enroll}; the CLI maps its flags onto these one to one. */
 export interface EnrollOptions {
@@ -113,7 +114,7 @@ export async function enroll(o: EnrollOptions): Promise<EnrollResult> {
     );
   }
   const evidenceKey = generateSigningKey();
-  const tls = generateTlsKey();
+  const tls = generateTlsKeyPair();
   const body: EnrollmentProofBody = {
     purpose: "msp-enroll-v1",
     token,
@@ -130,8 +131,7 @@ export async function enroll(o: EnrollOptions): Promise<EnrollResult> {
       agent_version: AGENT_VERSION,
       evidence_public_key: body.evidence_public_key,
       tls_public_key: tls.publicKeyPem,
-      evidence_proof: evidenceProof(evidenceKey, body),
-      tls_proof: tlsProof(tls, body),
+      ...signEnrollmentProof(body, evidenceKey, tls.privateKeyPem),
     },
     "enrollment request",
   );
@@ -222,7 +222,7 @@ export async function renew(o: RenewOptions): Promise<IssuedCertificate> {
     }
   };
   const trust = { ca: read(cp.ca_file), cert: read(cp.cert_file), key: read(cp.key_file) };
-  const tls = generateTlsKey();
+  const tls = generateTlsKeyPair();
   const body: RenewalProofBody = {
     purpose: "msp-renew-v1",
     agent_id: o.agentId,
@@ -230,7 +230,7 @@ export async function renew(o: RenewOptions): Promise<IssuedCertificate> {
   };
   const request = parseWith(
     RenewalRequest,
-    { tls_public_key: tls.publicKeyPem, tls_proof: tlsProof(tls, body) },
+    { tls_public_key: tls.publicKeyPem, tls_proof: signRenewalProof(body, tls.privateKeyPem) },
     "renewal request",
   );
   const raw = await postJson(renewalUrl(cp.url), request, trust, o.timeoutMs);

@@ -1,38 +1,14 @@
 /**
- * Key material for enrollment and renewal: the P-256 TLS key, the proofs of
- * possession both keys sign (over the shared canonical JSON, so the control
- * plane verifies exactly the bytes signed), certificate checks, and atomic
- * file writes with the right modes.
+ * What the agent does with key material beyond what `@msp/shared` does:
+ * key generation and proof signing live in `shared/src/tls` (one
+ * implementation for the agent that signs and the control plane that checks);
+ * here are the certificate checks before anything is trusted, and atomic file
+ * writes with the right modes (private keys 0600).
  */
-import { createPublicKey, generateKeyPairSync, type KeyObject, sign, X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { canonicalBytes, type JsonValue, MspError, type SigningKey, signBytes } from "@msp/shared";
-
-/** A fresh TLS key: PKCS#8 PEM private key (written 0600) and SPKI PEM public key (sent). */
-export interface TlsKey {
-  privateKeyPem: string;
-  publicKeyPem: string;
-}
-
-/** Generates a P-256 key pair, the curve the control plane's CA issues for. */
-export function generateTlsKey(): TlsKey {
-  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-  return {
-    privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-    publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
-  };
-}
-
-/** ECDSA-SHA256 (DER, base64) by the TLS key over the canonical form of `body`. */
-export function tlsProof(tls: TlsKey, body: JsonValue): string {
-  return sign("sha256", canonicalBytes(body), tls.privateKeyPem).toString("base64");
-}
-
-/** ed25519 (base64) by the evidence key over the canonical form of `body`. */
-export function evidenceProof(key: SigningKey, body: JsonValue): string {
-  return signBytes(key, canonicalBytes(body)).toString("base64");
-}
+import { MspError, sameTlsPublicKey, type TlsKeyPair, tlsPrivateKeyFromPem } from "@msp/shared";
 
 /** Validity window of a PEM certificate. */
 export function certificateWindow(pem: string | Buffer): { notBefore: Date; notAfter: Date } {
@@ -52,23 +28,21 @@ export function needsRenewal(pem: string | Buffer, now: Date): boolean {
   return notAfter.getTime() - now.getTime() < lifetime / 3;
 }
 
-function keyEquals(a: KeyObject, b: KeyObject): boolean {
-  return a.export({ type: "spki", format: "der" }).equals(b.export({ type: "spki", format: "der" }));
-}
-
 /**
  * Checks an issued certificate before it is written: it parses, it is for our
  * TLS key (a control plane that answers with someone else's certificate is
  * refused), and it was issued by one of the CA certificates in `caPem`.
  */
-export function checkIssuedCertificate(certPem: string, caPem: string, tls: TlsKey): void {
+export function checkIssuedCertificate(certPem: string, caPem: string, tls: TlsKeyPair): void {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
   } catch (e) {
     throw new MspError("invalid_input", "the issued certificate cannot be parsed", { cause: e });
   }
-  if (!keyEquals(cert.publicKey, createPublicKey(tls.publicKeyPem))) {
+  // Compared against the private key, which is what the certificate must pair with (and what
+  // `sameTlsPublicKey` takes as its second argument).
+  if (!sameTlsPublicKey(cert.publicKey, tlsPrivateKeyFromPem(tls.privateKeyPem))) {
     throw new MspError("invalid_input", "the issued certificate is not for the TLS key this agent sent");
   }
   const cas = splitPem(caPem).flatMap((pem) => {
