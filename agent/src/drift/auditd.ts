@@ -36,9 +36,9 @@ export async function checkAuditd(check: CheckOf<"auditd">, ctx: CheckContext): 
     `auditing enabled${check.require_immutable ? " and locked (enabled 2)" : ""}`,
     "auditd running",
   ];
-  parts.push(`>= ${check.min_rules} rules loaded`);
+  parts.push(`at least ${check.min_rules} rules loaded`);
   if (check.required_keys.length > 0) parts.push(`rule keys ${check.required_keys.join(", ")}`);
-  const expected = parts.join("; ");
+  const expected = parts.join(", ");
 
   const status = await ctx.exec.run("auditctl", ["-s"]);
   if (isMissing(status)) return skipped(expected, "auditctl is not installed (auditd package missing)");

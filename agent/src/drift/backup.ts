@@ -43,7 +43,7 @@ export async function checkBackupFreshness(
   check: CheckOf<"backup_freshness">,
   ctx: CheckContext,
 ): Promise<CheckOutcome> {
-  const expected = `newest ${check.pattern} in ${check.directory} modified within ${check.max_age_hours} h, >= ${check.min_size_bytes} bytes`;
+  const expected = `newest ${check.pattern} in ${check.directory} modified within ${check.max_age_hours} h, at least ${check.min_size_bytes} bytes`;
   const dir = ctx.path(check.directory);
   const found: Candidate[] = [];
   try {

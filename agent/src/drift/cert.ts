@@ -24,7 +24,7 @@ export async function checkCertExpiry(
   check: CheckOf<"cert_expiry">,
   ctx: CheckContext,
 ): Promise<CheckOutcome> {
-  const expected = `each of ${check.files.join(", ")} valid for >= ${check.min_days} days`;
+  const expected = `each of ${check.files.join(", ")} valid for at least ${check.min_days} days`;
   const now = ctx.clock.now().getTime();
   const observed: string[] = [];
   const problems: string[] = [];
@@ -41,12 +41,12 @@ export async function checkCertExpiry(
     if (isMissing(r)) return skipped(expected, "openssl is not installed");
     const end = r.code === 0 ? parseEnddate(r.stdout) : null;
     if (end === null)
-      return errored(expected, `cannot read ${file} as a certificate: ${firstLine(r)}`, observed.join("; "));
+      return errored(expected, `cannot read ${file} as a certificate: ${firstLine(r)}`, observed.join(", "));
     const days = Math.floor((end.getTime() - now) / 86_400_000);
     observed.push(`${file}: ${days} days left (notAfter ${end.toISOString()})`);
     if (days < 0) problems.push(`${file} expired ${-days} days ago`);
     else if (days < check.min_days) problems.push(`${file} expires in ${days} days`);
   }
-  const seen = observed.join("; ");
+  const seen = observed.join(", ");
   return problems.length === 0 ? pass(seen, expected) : fail(seen, expected, problems);
 }

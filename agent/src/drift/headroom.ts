@@ -17,7 +17,7 @@ async function directoryUsage(
   ctx: CheckContext,
 ): Promise<CheckOutcome> {
   const quotaMb = check.quota_mb ?? 0;
-  const expected = `${dir} uses <= ${check.max_used_percent}% of its ${quotaMb} MB quota`;
+  const expected = `${dir} uses at most ${check.max_used_percent}% of its ${quotaMb} MB quota`;
   try {
     await stat(ctx.path(dir));
   } catch {
@@ -40,7 +40,7 @@ export async function checkDiskUsage(check: CheckOf<"disk_usage">, ctx: CheckCon
   if (check.directory !== undefined) return directoryUsage(check, check.directory, ctx);
   // Mounts are the kernel's view of the host, so the agent's root prefix does not apply to them.
   const mount = check.mount ?? "/";
-  const expected = `${mount} used <= ${check.max_used_percent}%`;
+  const expected = `${mount} used at most ${check.max_used_percent}%`;
   const entry = (await ctx.sys.fsSize()).find((f) => f.mount === mount);
   if (entry === undefined) return fail("not mounted", expected, `no filesystem is mounted at ${mount}`);
   const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
@@ -52,7 +52,7 @@ export async function checkDiskUsage(check: CheckOf<"disk_usage">, ctx: CheckCon
 
 /** Runs the CPU headroom check. */
 export async function checkCpuLoad(check: CheckOf<"cpu_load">, ctx: CheckContext): Promise<CheckOutcome> {
-  const expected = `average CPU load over ${check.sample_ms} ms <= ${check.max_percent}%`;
+  const expected = `average CPU load over ${check.sample_ms} ms at most ${check.max_percent}%`;
   const load = await ctx.sys.cpuLoadPercent(check.sample_ms);
   if (!Number.isFinite(load)) return errored(expected, "systeminformation returned no CPU load");
   const observed = `${pct(load)} over ${check.sample_ms} ms`;

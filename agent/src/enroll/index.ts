@@ -40,13 +40,13 @@ import { AGENT_VERSION } from "../version.js";
 import { postJson } from "./http.js";
 import { checkIssuedCertificate, splitPem, writeFileAtomic } from "./keys.js";
 
-export { type HttpsTrust, postJson } from "./http.js";
-export { certificateWindow, needsRenewal } from "./keys.js";
 /**
  * Kept under their former agent names so the package's public exports stay
  * stable; the implementation is the shared one the control plane verifies against.
  */
 export { generateTlsKeyPair as generateTlsKey, type TlsKeyPair as TlsKey } from "@msp/shared";
+export { type HttpsTrust, postJson } from "./http.js";
+export { certificateWindow, needsRenewal } from "./keys.js";
 
 /** Options of {@link enroll}; the CLI maps its flags onto these one to one. */
 export interface EnrollOptions {

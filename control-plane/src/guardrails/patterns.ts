@@ -32,8 +32,15 @@ const CONTROL_PARAM = /\p{Cc}/u;
 const CONTROL_TEXT = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/;
 /** The agent's set (agent/src/runbook/params.ts), so both sides refuse the same values. */
 const SHELL_PARAM = /[;&|`$<>\\'"*?!{}[\]()]/;
-/** Command chaining, pipes, redirection, backticks and `$` expansion. */
-const SHELL_TEXT = /[;&|`<>]|\$[A-Za-z_{(]/;
+/**
+ * Shell syntax in descriptive text: backticks, `$` expansion, `&&`/`||`
+ * chaining, a pipe into a shell, redirection to or from an absolute path.
+ * Plain `;`, `<=` or `>=` are ordinary prose in a drift finding
+ * ("/var used <= 80%; 3 files"), and refusing them silently dropped agents'
+ * real incidents; commands they might introduce are caught by the dangerous
+ * patterns below, and details never reach a shell.
+ */
+const SHELL_TEXT = /`|\$[A-Za-z_{(]|&&|\|\||\|\s*(?:ba|z|da|k)?sh\b|[<>]>?\s*\//;
 /** A `..` path segment, with either separator, percent-encoded or not. */
 const TRAVERSAL = /(?:^|[/\\])\.\.(?:[/\\]|$)/;
 

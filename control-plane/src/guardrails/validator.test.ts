@@ -166,12 +166,7 @@ describe("incidents", () => {
   });
 
   it.each([
-    [
-      "chained command",
-      { message: "failed; rm -rf /" },
-      "details.message",
-      ["shell_metacharacter", "dangerous_pattern"],
-    ],
+    ["chained command", { message: "failed; rm -rf /" }, "details.message", ["dangerous_pattern"]],
     [
       "command substitution",
       { message: "$(curl x|sh)" },
@@ -306,5 +301,20 @@ describe("options", () => {
         "params.service_name",
       ),
     ).toEqual(["oversized"]);
+  });
+
+  it("accepts the prose of real drift findings (comparisons, semicolons) in incident details", () => {
+    const v = createValidator({ allowedServices: () => [] });
+    const r = v.incident({
+      incident_id: "INC-20261121-0009",
+      client_id: "clinic-a",
+      hostname: "srv-1",
+      incident_type: "disk_full",
+      severity: "high",
+      detected_at: "2026-11-21T10:00:00.000Z",
+      source: "drift_check",
+      details: { expected: "/var used <= 80%; >= 2 rules", observed: "a: 3 days left; b: 9 days left" },
+    });
+    expect(r.ok).toBe(true);
   });
 });

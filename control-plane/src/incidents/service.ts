@@ -56,7 +56,7 @@ export interface IncidentServiceDeps {
   validateIncident(incident: Incident): InputFinding[];
   /** Guardrail validation of parameters for a runbook at a clinic. */
   validateParams(clientId: string, runbookId: string, params: ParamValues): InputFinding[];
-  rateLimiter: Pick<RateLimiter, "consume">;
+  rateLimiter: Pick<RateLimiter, "consume" | "check">;
   breakers: Pick<Breakers, "get">;
   signingKey: SigningKey;
   clock: Clock;
@@ -352,11 +352,10 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
         throw new MspError("not_found", `runbook ${input.runbook_id} is not in the catalog`);
       const findings = deps.validateParams(input.client_id, input.runbook_id, input.params);
       if (findings.length > 0) throw refusedInput(findings, "parameters");
-      const rate = deps.rateLimiter.consume({
-        clientId: input.client_id,
-        hostname: agent.hostname,
-        runbookId: input.runbook_id,
-      });
+      // A dry run changes nothing on the host, so it must not use up the cooldown that guards
+      // the real fix; it is still refused while the limits are exhausted.
+      const action = { clientId: input.client_id, hostname: agent.hostname, runbookId: input.runbook_id };
+      const rate = input.dry_run ? deps.rateLimiter.check(action) : deps.rateLimiter.consume(action);
       if (!rate.allowed) {
         limited.inc({ limit: rate.limit });
         throw rateLimitedError(rate);

@@ -69,9 +69,10 @@ export function tlsPrivateKeyFromPem(pem: string): KeyObject {
 
 /** True when both keys are the same P-256 public key (compared as SPKI DER). */
 export function sameTlsPublicKey(a: KeyObject, b: KeyObject): boolean {
-  return a
-    .export({ format: "der", type: "spki" })
-    .equals(createPublicKey(b).export({ format: "der", type: "spki" }));
+  // Either side may be a private key; its public half is what is compared.
+  const spki = (k: KeyObject) =>
+    (k.type === "private" ? createPublicKey(k) : k).export({ format: "der", type: "spki" });
+  return spki(a).equals(spki(b));
 }
 
 function ecdsaSign(data: Buffer, privateKey: KeyObject): string {
