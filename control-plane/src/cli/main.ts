@@ -13,6 +13,7 @@ import {
   createLogger,
   isMspError,
   loadConfigFile,
+  loadSigningKey,
   MspError,
   parseWith,
   systemClock,
@@ -21,9 +22,11 @@ import {
 import { createAuditLog } from "../audit/index.js";
 import { createApiKeys } from "../auth/index.js";
 import { migrate, openDatabase } from "../db/index.js";
+import { exportEvidence } from "../export/index.js";
 import { createRegistry } from "../registry/index.js";
 import { startControlPlane } from "../server/index.js";
 import { ALL_MIGRATIONS } from "../server/migrations.js";
+import { objectStoreOf } from "../server/worm.js";
 import { CONTROL_PLANE_VERSION } from "../version.js";
 import { initDeployment } from "./init.js";
 
@@ -38,6 +41,7 @@ Commands:
   clinic       clinic create: add a clinic
   api-key      api-key create: make an API key (printed once)
   token        token create: one-time agent enrollment token (printed once)
+  export       evidence export for auditors (bundles, signed checkpoints, keys), checked with msp-verify
   version      print the version
 
 Run 'msp-cp <command> --help' for a command's options.
@@ -59,6 +63,12 @@ Operator and auditor keys need --clinic; admin keys span all clinics. The key is
   token: `Usage: msp-cp token create --config PATH --clinic CLINIC_ID [--ttl SECONDS]
 
 Prints a one-time enrollment token for 'msp-agent enroll' (default lifetime 86400 s).`,
+  export: `Usage: msp-cp export --config PATH --clinic CLINIC_ID --from YYYY-MM-DD --to YYYY-MM-DD --out DIR
+
+Writes DIR/manifest.json, bundles/<agent>/<seq>.json (exactly as stored) and
+checkpoints/<day>.json (the signed daily Merkle checkpoints, read back from WORM)
+for the receipt days in the range. The auditor checks it offline:
+  pnpm verify DIR --control-plane-key <base64 key pinned out of band>`,
   version: "Usage: msp-cp version",
 };
 
@@ -141,6 +151,9 @@ async function run(argv: string[], out: Out): Promise<number> {
       role: { type: "string" },
       clinic: { type: "string" },
       ttl: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      out: { type: "string" },
     },
   });
   if (values.help) {
@@ -251,6 +264,32 @@ async function run(argv: string[], out: Out): Promise<number> {
       out(
         `${token.token}\n(token ${token.token_id} for clinic ${clinic}, expires ${token.expires_at}; shown once)`,
       );
+      return 0;
+    }
+    case "export": {
+      const config = loadConfig(values.config);
+      const logger = createLogger("warn");
+      const key = await loadSigningKey(config.signing_key_file);
+      const store = await objectStoreOf(config, systemClock, logger);
+      const db = openDatabase(join(config.data_dir, "control-plane.db"));
+      try {
+        migrate(db, ALL_MIGRATIONS);
+        if (createRegistry(db, systemClock).getClinic(need("clinic")) === undefined) {
+          throw new MspError("not_found", `clinic ${need("clinic")} not found`);
+        }
+        const result = await exportEvidence({
+          db,
+          clinicId: need("clinic"),
+          from: need("from"),
+          to: need("to"),
+          outDir: need("out"),
+          controlPlanePublicKey: key.publicKey.toString("base64"),
+          objectStore: store,
+        });
+        out(`${result.manifest.bundles.length} bundles exported to ${result.dir}`);
+      } finally {
+        db.close();
+      }
       return 0;
     }
     default:

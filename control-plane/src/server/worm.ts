@@ -24,7 +24,12 @@ import {
   type WormUploader,
 } from "../worm/index.js";
 
-async function objectStoreOf(config: ControlPlaneConfig, clock: Clock, logger: Logger): Promise<ObjectStore> {
+/** The configured object store (local demo directory or S3 Object Lock). */
+export async function objectStoreOf(
+  config: ControlPlaneConfig,
+  clock: Clock,
+  logger: Logger,
+): Promise<ObjectStore> {
   const worm = config.worm;
   if (worm.kind === "local") {
     if (!existsSync(join(worm.dir, LOCAL_WORM_MARKER))) await initLocalWormDir(worm.dir);
