@@ -17,17 +17,7 @@ export LC_ALL=C
 [[ -d "${MSP_LIB_DIR:-}" ]] || { echo "MSP_LIB_DIR must name the runbook script library" >&2; exit 64; }
 source "$MSP_LIB_DIR/common.sh"
 source "$MSP_LIB_DIR/service.sh"
-
-# Start time (clock ticks after boot) of a live, non-zombie pid $1; fails when it is gone.
-proc_start() {
-  local line rest
-  local -a fields
-  { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
-  rest="${line##*) }"
-  read -r -a fields <<<"$rest"
-  [[ "${fields[0]}" != Z && "${fields[0]}" != X ]] || return 1
-  printf '%s' "${fields[19]}"
-}
+source "$MSP_LIB_DIR/proc.sh"
 
 : "${MSP_WORK_DIR:?MSP_WORK_DIR is required}"
 read_int grace MSP_PARAM_GRACE_SECONDS 10 1 120

@@ -174,7 +174,13 @@ describe("scripts", () => {
         .sort();
     expect(files("scripts")).toEqual(allScripts);
     expect(files("scripts/lib")).toEqual(allLibraries);
-    expect(allLibraries).toEqual(["scripts/lib/cert.sh", "scripts/lib/common.sh", "scripts/lib/service.sh"]);
+    expect(allLibraries).toEqual([
+      "scripts/lib/cert.sh",
+      "scripts/lib/common.sh",
+      "scripts/lib/disk.sh",
+      "scripts/lib/proc.sh",
+      "scripts/lib/service.sh",
+    ]);
   });
 
   it("are bash with set -euo pipefail first, a header, no eval or shell strings, and source only pinned libraries", () => {
