@@ -11,15 +11,14 @@ import {
   createLocalWormStore,
   initLocalWormDir,
   type ObjectStore,
-  type WormLogger,
 } from "../../control-plane/src/worm/index.js";
-import { sha256Hex } from "../../shared/src/index.js";
+import { type Logger, sha256Hex } from "../../shared/src/index.js";
 import { objectStoreCases, type StoreUnderTest } from "./object-store-cases.js";
 
 let root: string;
 let fixture: StoreUnderTest;
 const logged: string[] = [];
-const log: WormLogger = { log: (level, msg) => logged.push(`${level}: ${msg}`) };
+const log: Logger = { log: (level, msg) => logged.push(`${level}: ${msg}`) };
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "msp-worm-local-"));

@@ -6,12 +6,9 @@
  * from the catalog; what reaches the agent is a command the control plane
  * built and signed, never model text.
  */
-import { randomBytes } from "node:crypto";
 import {
   type Clock,
-  canonicalBytes,
   type EvidenceBundle,
-  ExecuteRunbookFrame,
   type Incident,
   type Logger,
   MspError,
@@ -19,12 +16,11 @@ import {
   parseWith,
   RunbookCommand,
   type SigningKey,
-  signBytes,
 } from "@msp/shared";
 import { BREAKER_NAMES, type Breakers, circuitOpenError } from "../guardrails/breaker.js";
 import { type RateLimiter, rateLimitedError } from "../guardrails/rate-limit.js";
 import type { Metrics } from "../metrics/index.js";
-import { buildSignedCommand } from "../planner/command.js";
+import { buildSignedCommand, type ExecuteRunbook, newCommandId, signCommand } from "../planner/command.js";
 import type { PlanDecision } from "../planner/decision.js";
 import type { Plan, PlanStore } from "../planner/plans.js";
 import type { RunbookCatalogView } from "../runbooks/index.js";
@@ -108,18 +104,6 @@ const refusedInput = (findings: InputFinding[], what: string) =>
     },
   );
 
-/** Signs a command the control plane built itself (operator executions). */
-export function signCommand(command: RunbookCommand, key: SigningKey) {
-  const checked = parseWith(RunbookCommand, command, "runbook command", "internal");
-  const value = signBytes(key, canonicalBytes(checked)).toString("base64");
-  return parseWith(
-    ExecuteRunbookFrame,
-    { type: "execute_runbook", command: checked, signature: { alg: "ed25519", key_id: key.keyId, value } },
-    "execute_runbook frame",
-    "internal",
-  );
-}
-
 export function createIncidentService(deps: IncidentServiceDeps): IncidentService {
   const { store, clock } = deps;
   const decisions = deps.metrics.counter(
@@ -141,10 +125,7 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
   };
 
   /** Stores a signed frame as a command and sends it if the agent is connected. */
-  const issue = (
-    frame: ReturnType<typeof signCommand>,
-    meta: { plan_id: string | null; requested_by: string },
-  ) => {
+  const issue = (frame: ExecuteRunbook, meta: { plan_id: string | null; requested_by: string }) => {
     const c = frame.command;
     const text = JSON.stringify(frame);
     const sent = deps.send(c.agent_id, frame);
@@ -363,9 +344,10 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
       const breaker = deps.breakers.get(BREAKER_NAMES.runbook(input.runbook_id)).allow();
       if (!breaker.allowed) throw circuitOpenError(BREAKER_NAMES.runbook(input.runbook_id), breaker);
       const now = clock.now();
-      const frame = signCommand(
+      const command = parseWith(
+        RunbookCommand,
         {
-          command_id: `CMD-${randomBytes(12).toString("hex")}`,
+          command_id: newCommandId(),
           agent_id: input.agent_id,
           client_id: input.client_id,
           incident_id: null,
@@ -378,8 +360,10 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
           planner: { kind: "operator", confidence: 1, fallback_reason: null },
           approval: { decision: "approved", approver: input.actor, decided_at: now.toISOString() },
         },
-        deps.signingKey,
+        "runbook command",
+        "internal",
       );
+      const frame = signCommand(command, deps.signingKey);
       deps.logger.log("info", "operator command issued", {
         command_id: frame.command.command_id,
         runbook_id: input.runbook_id,

@@ -63,7 +63,7 @@ export function buildSignedCommand(plan: Plan, options: SignedCommandOptions): E
   const command = parseWith(
     RunbookCommand,
     {
-      command_id: `CMD-${randomBytes(12).toString("hex")}`,
+      command_id: newCommandId(),
       agent_id: options.agentId,
       client_id: plan.client_id,
       incident_id: plan.incident_id,
@@ -80,14 +80,24 @@ export function buildSignedCommand(plan: Plan, options: SignedCommandOptions): E
     },
     "runbook command",
   );
-  const value = signBytes(options.signingKey, canonicalBytes(command)).toString("base64");
+  return signCommand(command, options.signingKey);
+}
+
+/** A fresh command id: `CMD-` and 24 random hex digits. */
+export function newCommandId(): string {
+  return `CMD-${randomBytes(12).toString("hex")}`;
+}
+
+/**
+ * Signs a checked command: ed25519 over its RFC 8785 canonical form, which
+ * is exactly what the agent verifies. Every command the control plane sends,
+ * planned or requested by an operator, is signed here.
+ */
+export function signCommand(command: RunbookCommand, key: SigningKey): ExecuteRunbook {
+  const value = signBytes(key, canonicalBytes(command)).toString("base64");
   return parseWith(
     ExecuteRunbookFrame,
-    {
-      type: "execute_runbook",
-      command,
-      signature: { alg: "ed25519", key_id: options.signingKey.keyId, value },
-    },
+    { type: "execute_runbook", command, signature: { alg: "ed25519", key_id: key.keyId, value } },
     "execute_runbook frame",
     "internal",
   );

@@ -38,9 +38,6 @@ export {
   type PutObjectRequest,
   type RetentionMode,
   type StoredObject,
-  silentLogger,
-  type WormLogger,
-  type WormLogLevel,
 } from "./store.js";
 export {
   createWormUploader,

@@ -18,7 +18,7 @@
 import { createHash } from "node:crypto";
 import { chmod, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { type Clock, MspError, systemClock } from "@msp/shared";
+import { type Clock, type Logger, MspError, silentLogger, systemClock } from "@msp/shared";
 import {
   checkObjectKey,
   checkPutRequest,
@@ -26,8 +26,6 @@ import {
   type ObjectRetention,
   type ObjectStore,
   type PutObjectRequest,
-  silentLogger,
-  type WormLogger,
 } from "./store.js";
 
 /** The marker file's name; its presence is this adapter's "Object Lock enabled". */
@@ -39,7 +37,7 @@ export interface LocalWormOptions {
   /** The directory, made by {@link initLocalWormDir}. */
   dir: string;
   clock?: Clock;
-  log?: WormLogger;
+  log?: Logger;
 }
 
 /** One line of the retention index: one object version. */

@@ -117,14 +117,3 @@ export function checkPutRequest(req: PutObjectRequest, now: Date): void {
     });
   }
 }
-
-/** Log levels the WORM module uses. */
-export type WormLogLevel = "debug" | "info" | "warn" | "error";
-
-/** The logger the WORM module takes; the agent's and control plane's JSON loggers fit it. */
-export interface WormLogger {
-  log(level: WormLogLevel, msg: string, fields?: Record<string, unknown>): void;
-}
-
-/** Discards logs; the default when a caller passes none. */
-export const silentLogger: WormLogger = { log: () => {} };

@@ -15,14 +15,14 @@
  * evidence. A non-retryable one marks that object `failed` (kept with its body
  * for an operator; see `requeueFailed`) and the queue moves on.
  */
-import { type Clock, MspError, type SigningKey, toMspError } from "@msp/shared";
+import { type Clock, type Logger, MspError, type SigningKey, silentLogger, toMspError } from "@msp/shared";
 import type { Db } from "../db/index.js";
 import { checkBackoff, retryDelay, type UploadBackoff } from "./backoff.js";
 import { type CheckpointRun, runCheckpoints } from "./checkpoint.js";
 import { type EnqueueResult, makeEnqueue, type WormBundle } from "./enqueue.js";
 import { checkRetentionYears, DEFAULT_RETENTION_YEARS } from "./keys.js";
 import { type QueuedObject, type UploadState, WormQueue } from "./queue.js";
-import { type ObjectStore, silentLogger, type WormLogger } from "./store.js";
+import type { ObjectStore } from "./store.js";
 
 /** Options of {@link createWormUploader}. */
 export interface WormUploaderOptions {
@@ -40,7 +40,7 @@ export interface WormUploaderOptions {
   idleMs?: number;
   /** Jitter source in [0, 1); injected so tests are deterministic. */
   random?: () => number;
-  log?: WormLogger;
+  log?: Logger;
 }
 
 /** What one `pump` pass did. */
