@@ -86,6 +86,11 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
+/** The agent identity of a TLS peer whose client certificate the handshake verified, else null. */
+function verifiedPeer(socket: TLSSocket) {
+  return socket.authorized ? identityFromCertificate(socket.getPeerCertificate()) : null;
+}
+
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
@@ -192,8 +197,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ingest,
     clock,
     identify: (socket: TLSSocket) => {
-      if (!socket.authorized) return null;
-      const id = identityFromCertificate(socket.getPeerCertificate());
+      const id = verifiedPeer(socket);
       if (id === null) return null;
       const status = registry.certificateStatus({
         serial: id.serial,
@@ -318,8 +322,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         wsUrl,
         peer: (c) => {
           const socket = (c.env as { incoming?: { socket?: TLSSocket } } | undefined)?.incoming?.socket;
-          if (socket?.authorized !== true) return null;
-          const id = identityFromCertificate(socket.getPeerCertificate());
+          const id = socket === undefined ? null : verifiedPeer(socket);
           return id === null ? null : { client_id: id.client_id, agent_id: id.agent_id, serial: id.serial };
         },
       }),
