@@ -2,12 +2,14 @@
 # shellcheck disable=SC2154 # read_int and path_in_roots assign through printf -v
 # RB-DISK-001 step 5 and post-execution validation (verify_usage): measures
 # the target again the same way check_usage did and fails unless usage is now
-# below the threshold. Read-only.
+# below the threshold. Read-only. In a dry run nothing was cleaned, so usage
+# still over the threshold is reported (usage_below_threshold=no) and is not a
+# failure of this step; the success criterion stays unmet in the evidence.
 #
 # Reads:  MSP_PARAM_TARGET_DIR, MSP_ROOTS_DISK_TARGETS, MSP_PARAM_QUOTA_MB,
-#         MSP_PARAM_THRESHOLD_PERCENT, MSP_WORK_DIR
+#         MSP_PARAM_THRESHOLD_PERCENT, MSP_WORK_DIR, MSP_DRY_RUN
 # Prints: usage_after_mode, used_after_kb, usage_after_percent, kb_recovered, usage_below_threshold (yes | no)
-# Exit:   0 below the threshold, 1 still at or above it, 64 misuse, 65 refused
+# Exit:   0 below the threshold (or a dry run), 1 still at or above it, 64 misuse, 65 refused
 set -euo pipefail
 export LC_ALL=C
 # The executor provides MSP_LIB_DIR: a private copy of the pinned scripts/lib/ files.
@@ -35,5 +37,9 @@ if ((usage_percent < threshold)); then
 else
   ev usage_below_threshold no
   echo "usage is still ${usage_percent}% (threshold ${threshold}%)" >&2
+  if [[ "${MSP_DRY_RUN:-0}" == 1 ]]; then
+    ev dry_run 1
+    exit 0
+  fi
   exit 1
 fi

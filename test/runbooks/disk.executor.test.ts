@@ -87,4 +87,31 @@ describe("RB-DISK-001 through the executor", () => {
       h.close();
     }
   });
+
+  it("reports a dry run as dry_run, with the criterion it could not meet named, and changes nothing", async () => {
+    const dryBox = sandbox("msp-rbx-disk-dry-");
+    afterAll(() => dryBox.cleanup());
+    const q = fillQuotaDir(dryBox);
+    const before = kib(q.data);
+    const h = libraryExecutor({ path_roots: q.roots });
+    try {
+      const b = await h.run({
+        runbookId: "RB-DISK-001",
+        params: q.params,
+        incident: incident("disk_full", 5, "critical"),
+        dryRun: true,
+      });
+      expectSealed(h, b);
+      // Nothing was deleted, so usage is still over the threshold: expected in a dry run, not a failure.
+      expect(b.execution?.outcome, b.execution?.reason ?? "").toBe("dry_run");
+      expect(b.execution?.reason).toMatch(/^dry run: .*criterion usage_below_threshold == "yes" not met/);
+      expect(b.execution?.success_criteria).toEqual([
+        expect.objectContaining({ expression: 'usage_below_threshold == "yes"', met: false }),
+      ]);
+      expect(b.outputs.dry_run).toBe("true");
+      expect(kib(q.data)).toBe(before);
+    } finally {
+      h.close();
+    }
+  });
 });

@@ -6,9 +6,10 @@
  *
  * Outcome rules: a pin mismatch found mid-run is `refused`; a critical step
  * failure is `rolled_back` when at least one rollback *script* ran and all of
- * them succeeded, else `timeout` or `failure` by its cause; a clean pass whose
- * validation, criteria or required evidence fail is `failure`; otherwise
- * `success`, or `dry_run` in dry-run mode.
+ * them succeeded, else `timeout` or `failure` by its cause. After a clean
+ * pass, a dry run is `dry_run` (unmet criteria are expected when nothing
+ * changed, and are named in the reason); otherwise failed validation, criteria
+ * or required evidence make it `failure`, and a run with none is `success`.
  */
 import type { ActionTaken } from "@msp/shared";
 import type { BundleDraft } from "../evidence/index.js";
@@ -181,8 +182,12 @@ function decide(
     if (rollbackScripts > 0 && rollbackOk) return "rolled_back";
     return stop.kind;
   }
-  if (failedChecks) return "failure";
-  return dryRun ? "dry_run" : "success";
+  // A dry run changes nothing, so criteria that describe the state after the
+  // remediation (usage back under the threshold, service running) are
+  // expected to be unmet: they are reported in the reason, and the outcome is
+  // `dry_run`. A step that failed, timed out or was refused still decides.
+  if (dryRun) return "dry_run";
+  return failedChecks ? "failure" : "success";
 }
 
 /**
