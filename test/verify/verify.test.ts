@@ -5,33 +5,32 @@
  * is flipped, when a bundle is withheld (mid-chain and at a chain's end),
  * and when a checkpoint signature is wrong. WORM retention is checked against
  * the control plane's local WORM directory through the same ObjectStore
- * interface the S3 adapter implements.
+ * interface the S3 adapter implements. Last, the API's inclusion proof of one
+ * bundle verifies against the signed checkpoint and fails on a tampered hash.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { canonicalBytes, PROTOCOL_VERSION } from "@msp/shared";
+import { canonicalBytes, type DailyCheckpoint, verifyCheckpoint, verifyInclusion } from "@msp/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportEvidence } from "../../control-plane/src/export/index.js";
 import type { EvidenceManifest } from "../../control-plane/src/export/manifest.js";
 import { main } from "../../control-plane/src/verify/cli.js";
 import { verifyEvidenceSet } from "../../control-plane/src/verify/index.js";
-import {
-  createLocalWormStore,
-  runCheckpoints,
-  utcDay,
-  WormQueue,
-} from "../../control-plane/src/worm/index.js";
+import { createLocalWormStore, utcDay, WormQueue } from "../../control-plane/src/worm/index.js";
 import { nextDay } from "../../control-plane/src/worm/keys.js";
 import {
-  type AgentSocket,
-  agentChain,
-  connectAgent,
   type EnrolledAgent,
   enrollTestAgent,
   startTestControlPlane,
   type TestControlPlane,
 } from "../support/control-plane.js";
+import {
+  closeDay as closeDayOf,
+  wormBundles as queuedBundles,
+  stream as streamBundles,
+  until,
+} from "./stream.js";
 
 const CLINIC = "clinic-v";
 let t: TestControlPlane;
@@ -43,54 +42,11 @@ let day1: string;
 let day2: string;
 const work = mkdtempSync(join(tmpdir(), "msp-verify-"));
 
-/** Sends seqs from..from+n-1 of the agent's chain (signing is deterministic) and waits for the ack. */
-async function stream(agent: EnrolledAgent, from: number, n: number) {
-  const s = (await connectAgent(t, { certPem: agent.certPem, keyPem: agent.tlsKeyPem })) as AgentSocket;
-  if ("refused" in s) throw new Error("refused");
-  s.send({
-    type: "hello",
-    protocol_version: PROTOCOL_VERSION,
-    agent_id: agent.agentId,
-    client_id: agent.clientId,
-    hostname: agent.agentId,
-    agent_version: "test",
-    last_seq: from - 1,
-    catalog_sha256: "0".repeat(64),
-  });
-  await s.next("welcome");
-  const chain = agentChain(agent, from + n - 1).slice(from - 1);
-  for (const bundle of chain) s.send({ type: "bundle", bundle });
-  for (;;) {
-    const ack = (await s.next("ack")) as { receipt: { up_to_seq: number } };
-    if (ack.receipt.up_to_seq >= from + n - 1) break;
-  }
-  await s.close();
-}
-
-async function until(cond: () => boolean, what: string) {
-  for (let i = 0; i < 400; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/**
- * Closes a day as the WORM loop does once the day is over, with the clock one
- * second into the next day. The checkpoint is then queued "at" that future
- * instant; it is made due now so the real-time upload loop takes it.
- */
+const stream = (agent: EnrolledAgent, from: number, n: number) => streamBundles(t, agent, from, n);
+const wormBundles = () => queuedBundles(t);
 function closeDay(day: string) {
-  const at = new Date(`${nextDay(day)}T00:00:01.000Z`);
-  const run = runCheckpoints(new WormQueue(t.cp.db), t.cp.signingKey, at, t.config.retention_years);
-  expect(run.created).toEqual([`${CLINIC}/${day}`]);
-  t.cp.db
-    .prepare("UPDATE worm_objects SET next_attempt_at = ? WHERE kind = 'checkpoint' AND state = 'pending'")
-    .run(Date.now());
+  expect(closeDayOf(t, day)).toEqual([`${CLINIC}/${day}`]);
 }
-
-const wormBundles = () =>
-  (t.cp.db.prepare("SELECT count(*) AS n FROM worm_bundles").get() as { n: number }).n;
 
 beforeAll(async () => {
   t = await startTestControlPlane();
@@ -307,5 +263,86 @@ describe("msp-verify usage", () => {
         controlPlanePublicKey: cpKey,
       }),
     ).rejects.toMatchObject({ code: "invalid_input" });
+  });
+});
+
+describe("inclusion proofs through the API", () => {
+  type Proof = {
+    leaf: string;
+    leaf_hash: string;
+    leaf_index: number;
+    tree_size: number;
+    audit_path: string[];
+    day: string;
+    checkpoint: DailyCheckpoint;
+    checkpoint_object: { key: string; version_id: string | null };
+  };
+  let auditor: string;
+  beforeAll(async () => {
+    const made = await t.api<{ key: string }>("POST", "/v1/api-keys", t.adminKey, {
+      name: "auditor-v",
+      role: "auditor",
+      client_id: CLINIC,
+    });
+    expect(made.status).toBe(201);
+    auditor = made.body.key;
+  });
+
+  const claim = (p: Proof, leaf = p.leaf) => ({
+    leaf: Buffer.from(leaf, "hex"),
+    index: p.leaf_index,
+    treeSize: p.tree_size,
+    proof: p.audit_path.map((h) => Buffer.from(h, "hex")),
+    root: Buffer.from(p.checkpoint.root, "hex"),
+  });
+
+  it("proves a bundle is in its day's signed checkpoint, the same one the export holds; a tampered hash fails", async () => {
+    const manifest = JSON.parse(readFileSync(join(exported, "manifest.json"), "utf8")) as EvidenceManifest;
+    for (const [agent, seq, day, index, size] of [
+      ["srv-va", 3, day1, 2, 9],
+      ["srv-vb", 6, day2, 4, 5],
+    ] as const) {
+      const res = await t.api<Proof>("GET", `/v1/clinics/${CLINIC}/evidence/${agent}/${seq}/proof`, auditor);
+      expect(res.status).toBe(200);
+      const p = res.body;
+      const entry = manifest.bundles.find((x) => x.agent_id === agent && x.seq === seq);
+      expect(p).toMatchObject({ leaf: entry?.sha256, day, leaf_index: index, tree_size: size });
+      expect(verifyCheckpoint(p.checkpoint, cpKey)).toMatchObject({ ok: true });
+      expect(canonicalBytes(p.checkpoint)).toEqual(readFileSync(join(exported, `checkpoints/${day}.json`)));
+      expect(verifyInclusion(claim(p))).toBe(true);
+      const tampered = `${p.leaf.slice(0, 10)}${p.leaf[10] === "a" ? "b" : "a"}${p.leaf.slice(11)}`;
+      expect(verifyInclusion(claim(p, tampered))).toBe(false);
+      const path = [...p.audit_path];
+      path[0] = `${path[0]?.slice(0, 63)}${path[0]?.endsWith("0") ? "1" : "0"}`;
+      expect(verifyInclusion(claim({ ...p, audit_path: path }))).toBe(false);
+    }
+  });
+
+  it("answers 409 checkpoint_pending for a bundle of a day not yet checkpointed, 404 and 400 for bad requests", async () => {
+    await stream(a, 9, 1);
+    await until(() => wormBundles() === 15, "the 15th bundle queued for WORM");
+    const pending = await t.api<{ error: { code: string; retryable: boolean; details: unknown } }>(
+      "GET",
+      `/v1/clinics/${CLINIC}/evidence/srv-va/9/proof`,
+      auditor,
+    );
+    expect(pending.status).toBe(409);
+    expect(pending.body.error).toMatchObject({
+      code: "conflict",
+      retryable: true,
+      details: { status: "checkpoint_pending", day: nextDay(day2) },
+    });
+    const direct = await t.cp.app.request(`/v1/clinics/${CLINIC}/evidence/srv-va/9/proof`, {
+      headers: { authorization: `Bearer ${auditor}` },
+    });
+    expect(direct.status).toBe(409);
+    expect(Number(direct.headers.get("retry-after"))).toBeGreaterThan(0);
+    const missing = await t.api("GET", `/v1/clinics/${CLINIC}/evidence/srv-va/99/proof`, auditor);
+    expect(missing.status).toBe(404);
+    for (const seq of ["0", "1e3", "abc"]) {
+      const bad = await t.api("GET", `/v1/clinics/${CLINIC}/evidence/srv-va/${seq}/proof`, auditor);
+      expect(bad.status, seq).toBe(400);
+    }
+    expect((await t.api("GET", `/v1/clinics/${CLINIC}/evidence/srv-va/3/proof`)).status).toBe(401);
   });
 });

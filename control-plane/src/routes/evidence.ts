@@ -1,17 +1,21 @@
 /**
  * Evidence: search by clinic/agent/kind/time, one bundle with its
- * verification status, chain heads and chain anomalies (gaps, forks), and the
- * latest drift result per check.
+ * verification status, one bundle's inclusion proof in its signed daily
+ * checkpoint, chain heads and chain anomalies (gaps, forks), and the latest
+ * drift result per check.
  */
 import { EvidenceQuery, MspError } from "@msp/shared";
 import type { z } from "zod";
 import { type RouteDef, route } from "../api/route.js";
 import type { EvidenceStore } from "../evidence/index.js";
+import { BundleInclusionProof, type ProofSource } from "../worm/index.js";
 
 const READ = ["admin", "operator", "auditor"] as const;
 
 export interface EvidenceRouteDeps {
   evidence: EvidenceStore;
+  /** Inclusion proofs over the WORM archive (the uploader). */
+  proofs: ProofSource;
 }
 
 export function evidenceRoutes(deps: EvidenceRouteDeps): RouteDef[] {
@@ -42,6 +46,21 @@ export function evidenceRoutes(deps: EvidenceRouteDeps): RouteDef[] {
         const found = deps.evidence.get(id, { client_id: clinic(params) });
         if (found === null) throw new MspError("not_found", `bundle ${id} not found`);
         return found;
+      },
+    }),
+    route({
+      method: "get",
+      path: "/v1/clinics/:clinic_id/evidence/:agent_id/:seq/proof",
+      summary: "Inclusion proof of a bundle in its signed daily checkpoint",
+      tag: "evidence",
+      access: READ,
+      response: BundleInclusionProof,
+      handle: ({ params }) => {
+        const seq = params.seq ?? "";
+        // Digits only: Number() would also take "1e3", " 7" or "0x10".
+        if (!/^[1-9][0-9]{0,15}$/.test(seq))
+          throw new MspError("invalid_input", "seq must be a positive integer");
+        return deps.proofs.proof(clinic(params), params.agent_id ?? "", Number(seq));
       },
     }),
     route({

@@ -335,7 +335,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         rateLimiter,
         breakers,
       }),
-      ...evidenceRoutes({ evidence }),
+      ...evidenceRoutes({ evidence, proofs: uploader }),
     ],
   });
 

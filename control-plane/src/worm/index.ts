@@ -28,6 +28,12 @@ export {
   LOCAL_WORM_MARKER,
   type LocalWormOptions,
 } from "./local.js";
+export {
+  BundleInclusionProof,
+  createProofSource,
+  type ProofSource,
+  type ProofSourceOptions,
+} from "./proof.js";
 export { type UploadState, WORM_MIGRATIONS, WormQueue } from "./queue.js";
 export { createS3Client, createS3ObjectStore, type S3StoreOptions, s3Error } from "./s3.js";
 export {

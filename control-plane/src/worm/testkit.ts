@@ -1,14 +1,16 @@
 /**
  * S3 calls the uploader must never make, for the tests and the benchmark that
  * prove the bucket refuses them: creating buckets (production buckets come
- * from the Terraform module), deleting a locked version, and shortening its
- * retention. It lives beside the adapter because the test workspace does not
+ * from the Terraform module), deleting a locked version, shortening its
+ * retention, and writing a version with no lock at all (what an auditor's
+ * check must catch). It lives beside the adapter because the test workspace does not
  * depend on the AWS SDK itself.
  */
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
   ListObjectVersionsCommand,
+  PutObjectCommand,
   PutObjectRetentionCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -74,5 +76,20 @@ export async function tryChangeRetention(
     return null;
   } catch (e) {
     return toMspError(s3Error(e, "change retention of", `${bucket}/${key}`));
+  }
+}
+
+/** Writes a version with no Object Lock retention (the bucket has no default rule); returns its version id. */
+export async function putUnlockedVersion(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  body: Buffer,
+): Promise<string> {
+  try {
+    const res = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    return res.VersionId ?? "null";
+  } catch (e) {
+    throw s3Error(e, "put an unlocked version of", `${bucket}/${key}`);
   }
 }

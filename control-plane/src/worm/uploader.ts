@@ -21,6 +21,7 @@ import { checkBackoff, retryDelay, type UploadBackoff } from "./backoff.js";
 import { type CheckpointRun, runCheckpoints } from "./checkpoint.js";
 import { type EnqueueResult, makeEnqueue, type WormBundle } from "./enqueue.js";
 import { checkRetentionYears, DEFAULT_RETENTION_YEARS } from "./keys.js";
+import { createProofSource, type ProofSource } from "./proof.js";
 import { type QueuedObject, type UploadState, WormQueue } from "./queue.js";
 import type { ObjectStore } from "./store.js";
 
@@ -51,8 +52,8 @@ export interface PumpResult {
   retryAt: Date | null;
 }
 
-/** The uploader; see the module comment. */
-export interface WormUploader {
+/** The uploader; see the module comment. It also answers inclusion proofs over what it archived. */
+export interface WormUploader extends ProofSource {
   /**
    * Refuses storage without Object Lock and versioning (`config_invalid`).
    * `start` and `pump` run it themselves until it has passed once, so nothing
@@ -102,6 +103,7 @@ export function createWormUploader(opts: WormUploaderOptions): WormUploader {
   const log = opts.log ?? silentLogger;
   const queue = new WormQueue(opts.db);
   const enqueue = makeEnqueue(queue, retentionYears, () => clock.now());
+  const proofs = createProofSource({ db: opts.db, store, clock });
 
   let pumping: Promise<PumpResult> | null = null;
   let verified = false;
@@ -294,5 +296,6 @@ export function createWormUploader(opts: WormUploaderOptions): WormUploader {
       return n;
     },
     versionOf: (key) => queue.objectByKey(key)?.version_id ?? null,
+    proof: (clientId, agentId, seq) => proofs.proof(clientId, agentId, seq),
   };
 }
