@@ -14,6 +14,7 @@ import { cryptoSuite } from "./crypto.js";
 import { executorSuite } from "./executor.js";
 import { guardrailsSuite } from "./guardrails.js";
 import { ingestSuite } from "./ingest.js";
+import { packetsSuite } from "./packets.js";
 import { plannerSuite } from "./planner.js";
 import { wormSuite } from "./worm.js";
 
@@ -26,4 +27,5 @@ export const SUITES: readonly Suite[] = [
   ingestSuite,
   plannerSuite,
   wormSuite,
+  packetsSuite,
 ];

@@ -81,6 +81,7 @@ export {
   CreateApiKeyRequest,
   CreateClinicRequest,
   CreateEnrollmentTokenRequest,
+  CreatePacketRequest,
   EvidenceQuery,
   ExecutionRequest,
   IncidentQuery,

@@ -23,6 +23,7 @@ import { createAuditLog } from "../audit/index.js";
 import { createApiKeys } from "../auth/index.js";
 import { migrate, openDatabase } from "../db/index.js";
 import { exportEvidence } from "../export/index.js";
+import { createPacketService } from "../packets/index.js";
 import { createRegistry } from "../registry/index.js";
 import { startControlPlane } from "../server/index.js";
 import { ALL_MIGRATIONS } from "../server/migrations.js";
@@ -42,6 +43,7 @@ Commands:
   api-key      api-key create: make an API key (printed once)
   token        token create: one-time agent enrollment token (printed once)
   export       evidence export for auditors (bundles, signed checkpoints, keys), checked with msp-verify
+  packet       monthly compliance packet for one clinic (Markdown, HTML, PDF), signed and queued for WORM
   version      print the version
 
 Run 'msp-cp <command> --help' for a command's options.
@@ -69,6 +71,15 @@ Writes DIR/manifest.json, bundles/<agent>/<seq>.json (exactly as stored) and
 checkpoints/<day>.json (the signed daily Merkle checkpoints, read back from WORM)
 for the receipt days in the range. The auditor checks it offline:
   pnpm verify DIR --control-plane-key <base64 key pinned out of band>`,
+  packet: `Usage: msp-cp packet --config PATH --clinic CLINIC_ID --month YYYY-MM
+
+Generates the clinic's compliance packet for the month (UTC) from stored
+evidence: packet.json, packet.md, packet.html and packet.pdf (headless
+/usr/bin/chromium; without it the packet is made without a PDF and says why),
+plus signature.json signed with the control-plane key. Writes them under
+<data_dir>/packets/CLINIC_ID/<packet id>/, lists the packet in the API
+(GET /v1/clinics/CLINIC_ID/packets) and queues every file for WORM upload,
+done by the running control plane. Prints the packet record as JSON.`,
   version: "Usage: msp-cp version",
 };
 
@@ -154,6 +165,7 @@ async function run(argv: string[], out: Out): Promise<number> {
       from: { type: "string" },
       to: { type: "string" },
       out: { type: "string" },
+      month: { type: "string" },
     },
   });
   if (values.help) {
@@ -287,6 +299,41 @@ async function run(argv: string[], out: Out): Promise<number> {
           objectStore: store,
         });
         out(`${result.manifest.bundles.length} bundles exported to ${result.dir}`);
+      } finally {
+        db.close();
+      }
+      return 0;
+    }
+    case "packet": {
+      const config = loadConfig(values.config);
+      const clinic = need("clinic");
+      const month = need("month");
+      const signingKey = await loadSigningKey(config.signing_key_file);
+      const db = openDatabase(join(config.data_dir, "control-plane.db"));
+      try {
+        migrate(db, ALL_MIGRATIONS);
+        const registry = createRegistry(db, systemClock);
+        const packets = createPacketService({
+          db,
+          dataDir: config.data_dir,
+          signingKey,
+          clock: systemClock,
+          clinicName: (id) => registry.getClinic(id)?.name,
+          retentionYears: config.retention_years,
+        });
+        const made = await packets.generate({ clinicId: clinic, month, generatedBy: "cli" });
+        createAuditLog(db, systemClock).record({
+          actor_key_id: null,
+          actor_role: "cli",
+          client_id: clinic,
+          action: "cli packet",
+          target: made.packet_id,
+          outcome: "ok",
+          status: 0,
+          error_code: null,
+          remote: null,
+        });
+        out(JSON.stringify(made, null, 2));
       } finally {
         db.close();
       }

@@ -40,6 +40,7 @@ import { createRateLimiter } from "../guardrails/rate-limit.js";
 import { createIncidentService } from "../incidents/service.js";
 import { createIncidentStore } from "../incidents/store.js";
 import { createMetrics } from "../metrics/index.js";
+import { createPacketService } from "../packets/index.js";
 import {
   type CertificateAuthority,
   identityFromCertificate,
@@ -54,6 +55,7 @@ import { evidenceRoutes } from "../routes/evidence.js";
 import { fleetRoutes } from "../routes/fleet.js";
 import { incidentRoutes } from "../routes/incidents.js";
 import { metaRoutes } from "../routes/meta.js";
+import { packetRoutes } from "../routes/packets.js";
 import { runbookRoutes } from "../routes/runbooks.js";
 import { loadRunbookCatalog } from "../runbooks/index.js";
 import { CONTROL_PLANE_VERSION } from "../version.js";
@@ -272,6 +274,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     })),
   );
 
+  const packets = createPacketService({
+    db,
+    dataDir: config.data_dir,
+    signingKey,
+    clock,
+    clinicName: (id) => registry.getClinic(id)?.name,
+    retentionYears: config.retention_years,
+    // Upload the packet now rather than at the uploader's next idle wake-up.
+    onQueued: () => {
+      uploader
+        .pump()
+        .catch((e: unknown) => logger.log("warn", "WORM upload of a packet deferred", { err: String(e) }));
+    },
+  });
+
   const publicUrl = new URL(config.public_url);
   let boundPort = config.listen.port;
   // A public URL on port 0 means "wherever the listener landed" (tests and demos on a free port).
@@ -336,6 +353,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         breakers,
       }),
       ...evidenceRoutes({ evidence, proofs: uploader }),
+      ...packetRoutes({ packets }),
     ],
   });
 

@@ -5,6 +5,7 @@ import type { Migration } from "../db/index.js";
 import { EVIDENCE_MIGRATIONS } from "../evidence/index.js";
 import { GUARDRAIL_MIGRATIONS } from "../guardrails/migrations.js";
 import { INCIDENT_MIGRATIONS } from "../incidents/store.js";
+import { PACKET_MIGRATIONS } from "../packets/migrations.js";
 import { PLANNER_MIGRATIONS } from "../planner/index.js";
 import { REGISTRY_MIGRATIONS } from "../registry/index.js";
 import { WORM_MIGRATIONS } from "../worm/index.js";
@@ -18,4 +19,6 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   ...PLANNER_MIGRATIONS,
   ...INCIDENT_MIGRATIONS,
   ...WORM_MIGRATIONS,
+  // After WORM: packets-002 rebuilds the WORM tables to accept the `packet` object kind.
+  ...PACKET_MIGRATIONS,
 ];

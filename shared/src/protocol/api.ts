@@ -74,3 +74,8 @@ export const IncidentQuery = z.strictObject({
   limit: Limit,
   before: z.string().max(64).optional(),
 });
+
+/** Generates a clinic's compliance packet for one calendar month (UTC). */
+export const CreatePacketRequest = z.strictObject({
+  month: z.string().regex(/^(2\d{3})-(0[1-9]|1[0-2])$/, "must be a month like 2025-11"),
+});
