@@ -11,6 +11,7 @@
 import type { Suite } from "../lib.js";
 import { agentSuite } from "./agent.js";
 import { cryptoSuite } from "./crypto.js";
+import { dashboardSuite } from "./dashboard.js";
 import { executorSuite } from "./executor.js";
 import { guardrailsSuite } from "./guardrails.js";
 import { ingestSuite } from "./ingest.js";
@@ -28,4 +29,5 @@ export const SUITES: readonly Suite[] = [
   plannerSuite,
   wormSuite,
   packetsSuite,
+  dashboardSuite,
 ];

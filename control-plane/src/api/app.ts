@@ -9,7 +9,7 @@ import { type Clock, type Logger, limits, MspError, toMspError } from "@msp/shar
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AuditLog } from "../audit/index.js";
-import type { ApiKeys } from "../auth/index.js";
+import type { ApiKeys, Principal } from "../auth/index.js";
 import type { Metrics } from "../metrics/index.js";
 import { openApiDocument } from "./openapi.js";
 import { type ApiEnv, mountRoutes, type RouteDef, route } from "./route.js";
@@ -27,6 +27,22 @@ export interface AppDeps {
 }
 
 const CLINIC_IN_PATH = /^\/v1\/clinics\/([^/]+)/;
+
+/**
+ * In-process calls made on behalf of an already authenticated principal (the
+ * dashboard's session): a request registered here is authenticated as that
+ * principal and then runs the ordinary route, so role checks, clinic scope,
+ * validation, the service call and the audit record are the API's own. Only
+ * code holding the Request object can register it; nothing from the network
+ * ever is.
+ */
+const delegated = new WeakMap<Request, Principal>();
+
+/** Marks `request` as made by `principal`; pass it to `app.fetch`. */
+export function actingAs(request: Request, principal: Principal): Request {
+  delegated.set(request, principal);
+  return request;
+}
 
 export function createApp(deps: AppDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
@@ -87,7 +103,7 @@ export function createApp(deps: AppDeps): Hono<ApiEnv> {
   app.use("*", async (c, next) => {
     const header = c.req.header("authorization");
     if (header === undefined) {
-      c.set("principal", null);
+      c.set("principal", delegated.get(c.req.raw) ?? null);
     } else {
       const m = /^Bearer (\S+)$/.exec(header);
       if (!m?.[1]) throw new MspError("unauthenticated", "Authorization must be 'Bearer <API key>'");

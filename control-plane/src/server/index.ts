@@ -30,9 +30,10 @@ import {
 import type { Hono } from "hono";
 import { createAgentEndpoint } from "../agent-ws/index.js";
 import { createApp } from "../api/app.js";
-import type { ApiEnv } from "../api/route.js";
+import type { ApiEnv, RouteDef } from "../api/route.js";
 import { createAuditLog } from "../audit/index.js";
 import { createApiKeys } from "../auth/index.js";
+import { createDashboardEvents, mountDashboard, observeIncidentService } from "../dashboard/index.js";
 import { type Db, migrate, openDatabase } from "../db/index.js";
 import { createEvidenceStore, createIngest, type StoredRow } from "../evidence/index.js";
 import { BREAKER_NAMES, createBreakers } from "../guardrails/breaker.js";
@@ -41,6 +42,7 @@ import { createIncidentService } from "../incidents/service.js";
 import { createIncidentStore } from "../incidents/store.js";
 import { createMetrics } from "../metrics/index.js";
 import { createPacketService } from "../packets/index.js";
+import { computePosture } from "../packets/posture.js";
 import {
   type CertificateAuthority,
   identityFromCertificate,
@@ -147,23 +149,29 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   // The endpoint is created after the service, which needs its `send`; a holder breaks the cycle.
   let sendToAgent: (agentId: string, frame: unknown) => boolean = () => false;
-  const service = createIncidentService({
-    store: incidentStore,
-    planner,
-    plans,
-    catalog,
-    agents: { get: (id) => registry.getAgent(id), list: (c) => registry.listAgents(c) },
-    validateIncident: validators.incident,
-    validateParams: validators.params,
-    rateLimiter,
-    breakers,
-    signingKey,
-    clock,
-    logger,
-    metrics,
-    send: (agentId, frame) => sendToAgent(agentId, frame),
-    commandTtlSeconds: COMMAND_TTL_SECONDS,
-  });
+  // Live dashboard updates: the service announces every incident, plan and command change.
+  const events = createDashboardEvents();
+  const service = observeIncidentService(
+    createIncidentService({
+      store: incidentStore,
+      planner,
+      plans,
+      catalog,
+      agents: { get: (id) => registry.getAgent(id), list: (c) => registry.listAgents(c) },
+      validateIncident: validators.incident,
+      validateParams: validators.params,
+      rateLimiter,
+      breakers,
+      signingKey,
+      clock,
+      logger,
+      metrics,
+      send: (agentId, frame) => sendToAgent(agentId, frame),
+      commandTtlSeconds: COMMAND_TTL_SECONDS,
+    }),
+    events,
+    (agentId) => registry.getAgent(agentId)?.client_id,
+  );
 
   const uploader = await createWorm({ config, db, clock, logger, signingKey });
   // Refuses storage without Object Lock and versioning: the control plane must not run on it.
@@ -228,9 +236,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         version: hello.agent_version,
       });
       service.onAgentConnected(who.agent_id);
+      events.publish({
+        type: "agent",
+        client_id: who.client_id,
+        agent_id: who.agent_id,
+        connection: "online",
+      });
     },
     onDisconnect: (who, info) => {
       registry.markSeen(who.agent_id);
+      // A reconnect may already have replaced this socket: report the agent as it stands now.
+      events.publish({
+        type: "agent",
+        client_id: who.client_id,
+        agent_id: who.agent_id,
+        connection: endpoint.connected(who.agent_id) ? "online" : "offline",
+      });
       logger.log("info", "agent disconnected", { agent_id: who.agent_id, code: info.code });
     },
     onIncident: (who, incident) => {
@@ -296,6 +317,57 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     publicUrl.port === "0"
       ? `wss://${publicUrl.hostname}:${boundPort}/v1/agent`
       : `wss://${publicUrl.host}/v1/agent`;
+  const apiRoutes: RouteDef[] = [
+    ...metaRoutes({
+      version: CONTROL_PLANE_VERSION,
+      metrics,
+      checks: {
+        database: () => (db.open ? null : "closed"),
+        worm: () => {
+          const failed = uploader.counts().failed;
+          return failed > 0 ? `${failed} WORM uploads failed; see the log` : null;
+        },
+      },
+    }),
+    ...fleetRoutes({
+      registry,
+      apiKeys,
+      audit,
+      connected: (id) => endpoint.connected(id),
+      driftOf: (client_id, agent_id) => evidence.driftLatest({ client_id, agent_id }),
+      checkRunbookParams: validators.params,
+    }),
+    ...enrollmentRoutes({
+      registry,
+      issue: ({ clientId, agentId, publicKeyPem }) =>
+        ca.issueClientCertificate({
+          clinicId: clientId,
+          agentId,
+          publicKeyPem,
+          days: config.agent_cert_days,
+        }),
+      verifyEnrollmentProof: (r) => void verifyEnrollmentProof(r),
+      verifyRenewalProof: (agentId, r) => void verifyRenewalProof(agentId, r),
+      controlPlaneKey: { public_key: signingKey.publicKey.toString("base64"), key_id: signingKey.keyId },
+      wsUrl,
+      peer: (c) => {
+        const socket = (c.env as { incoming?: { socket?: TLSSocket } } | undefined)?.incoming?.socket;
+        const id = socket === undefined ? null : verifiedPeer(socket);
+        return id === null ? null : { client_id: id.client_id, agent_id: id.agent_id, serial: id.serial };
+      },
+    }),
+    ...runbookRoutes(catalog),
+    ...incidentRoutes({
+      service,
+      store: incidentStore,
+      plans,
+      planningLog: planner.log,
+      rateLimiter,
+      breakers,
+    }),
+    ...evidenceRoutes({ evidence, proofs: uploader }),
+    ...packetRoutes({ packets }),
+  ];
   const app = createApp({
     clock,
     logger,
@@ -304,57 +376,23 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     audit,
     version: CONTROL_PLANE_VERSION,
     clinicExists: (id) => registry.getClinic(id) !== undefined,
-    routes: [
-      ...metaRoutes({
-        version: CONTROL_PLANE_VERSION,
-        metrics,
-        checks: {
-          database: () => (db.open ? null : "closed"),
-          worm: () => {
-            const failed = uploader.counts().failed;
-            return failed > 0 ? `${failed} WORM uploads failed; see the log` : null;
-          },
-        },
-      }),
-      ...fleetRoutes({
-        registry,
-        apiKeys,
-        audit,
-        connected: (id) => endpoint.connected(id),
-        driftOf: (client_id, agent_id) => evidence.driftLatest({ client_id, agent_id }),
-        checkRunbookParams: validators.params,
-      }),
-      ...enrollmentRoutes({
-        registry,
-        issue: ({ clientId, agentId, publicKeyPem }) =>
-          ca.issueClientCertificate({
-            clinicId: clientId,
-            agentId,
-            publicKeyPem,
-            days: config.agent_cert_days,
-          }),
-        verifyEnrollmentProof: (r) => void verifyEnrollmentProof(r),
-        verifyRenewalProof: (agentId, r) => void verifyRenewalProof(agentId, r),
-        controlPlaneKey: { public_key: signingKey.publicKey.toString("base64"), key_id: signingKey.keyId },
-        wsUrl,
-        peer: (c) => {
-          const socket = (c.env as { incoming?: { socket?: TLSSocket } } | undefined)?.incoming?.socket;
-          const id = socket === undefined ? null : verifiedPeer(socket);
-          return id === null ? null : { client_id: id.client_id, agent_id: id.agent_id, serial: id.serial };
-        },
-      }),
-      ...runbookRoutes(catalog),
-      ...incidentRoutes({
-        service,
-        store: incidentStore,
-        plans,
-        planningLog: planner.log,
-        rateLimiter,
-        breakers,
-      }),
-      ...evidenceRoutes({ evidence, proofs: uploader }),
-      ...packetRoutes({ packets }),
-    ],
+    routes: apiRoutes,
+  });
+  const dashboard = mountDashboard(app, {
+    db,
+    clock,
+    logger,
+    apiKeys,
+    registry,
+    evidence,
+    incidents: incidentStore,
+    plans,
+    connected: (id) => endpoint.connected(id),
+    posture: (clinicId, month) => computePosture(db, { clinicId, month }),
+    packets,
+    wormStorage: config.worm.kind,
+    events,
+    apiRoutes,
   });
 
   const server: Server = createServer(
@@ -396,6 +434,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     signingKey,
     close() {
       closed ??= (async () => {
+        dashboard.close();
         server.close();
         await endpoint.close();
         await ingest.close();

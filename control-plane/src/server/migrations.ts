@@ -1,6 +1,7 @@
 /** Every module's migrations, in dependency order. The one list the server and tools apply. */
 import { AUDIT_MIGRATIONS } from "../audit/index.js";
 import { AUTH_MIGRATIONS } from "../auth/index.js";
+import { DASHBOARD_MIGRATIONS } from "../dashboard/sessions.js";
 import type { Migration } from "../db/index.js";
 import { EVIDENCE_MIGRATIONS } from "../evidence/index.js";
 import { GUARDRAIL_MIGRATIONS } from "../guardrails/migrations.js";
@@ -21,4 +22,5 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   ...WORM_MIGRATIONS,
   // After WORM: packets-002 rebuilds the WORM tables to accept the `packet` object kind.
   ...PACKET_MIGRATIONS,
+  ...DASHBOARD_MIGRATIONS,
 ];
