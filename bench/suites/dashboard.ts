@@ -69,7 +69,7 @@ export const dashboardSuite: Suite = {
           registry.createClinic({ client_id: clinic, name: `Clinic ${c}`, service_allowlist: [] });
           for (let a = 0; a < AGENTS_PER_CLINIC; a++) {
             const id = `${clinic}-srv-${String(a).padStart(3, "0")}`;
-            agent.run(id, clinic, `${id}.clinic.example`, "A".repeat(43) + "=", now, now);
+            agent.run(id, clinic, `${id}.clinic.example`, `${"A".repeat(43)}=`, now, now);
             for (const [i, check] of CHECKS.entries()) {
               drift.run(
                 clinic,
