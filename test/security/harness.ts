@@ -33,17 +33,17 @@ export function digest(db: Db): Record<string, string> {
   for (const { name } of tables) {
     if (NOT_STATE.has(name)) continue;
     const skip = BOOKKEEPING[name] ?? [];
-    const h = createHash("sha256");
-    for (const row of db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).iterate() as Iterable<
-      Record<string, unknown>
-    >) {
+    // Rows serialized then sorted: independent of storage order, and WITHOUT ROWID tables have no rowid.
+    const lines: string[] = [];
+    for (const row of db.prepare(`SELECT * FROM "${name}"`).iterate() as Iterable<Record<string, unknown>>) {
+      let line = "";
       for (const [k, v] of Object.entries(row)) {
         if (skip.includes(k)) continue;
-        h.update(`${k}=${Buffer.isBuffer(v) ? v.toString("hex") : JSON.stringify(v)};`);
+        line += `${k}=${Buffer.isBuffer(v) ? v.toString("hex") : JSON.stringify(v)};`;
       }
-      h.update("\n");
+      lines.push(line);
     }
-    out[name] = h.digest("hex");
+    out[name] = createHash("sha256").update(lines.sort().join("\n")).digest("hex");
   }
   return out;
 }

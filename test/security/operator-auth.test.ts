@@ -116,9 +116,20 @@ describe("operator API keys", () => {
     }
   });
 
-  it("answers a clinic-A key on clinic B exactly as on a clinic that does not exist (reads)", async () => {
+  it("answers a clinic-A key on clinic B exactly as on a clinic that does not exist (reads), audited", async () => {
     for (const tail of ["", "/incidents", "/agents", "/evidence", "/anomalies", "/audit"]) {
+      const head = auditHead(t.cp.db);
       const other = await send(t, "GET", `/v1/clinics/clinic-b${tail}`, { key: opA.key });
+      // The refused read is in the audit trail under the key that tried and the clinic it tried.
+      expect(auditSince(t.cp.db, head), tail).toMatchObject([
+        {
+          action: `GET /v1/clinics/clinic-b${tail}`,
+          actor_key_id: opA.id,
+          client_id: "clinic-b",
+          outcome: "denied",
+          status: tail === "/audit" ? 403 : 404,
+        },
+      ]);
       const none = await send(t, "GET", `/v1/clinics/clinic-zz${tail}`, { key: opA.key });
       // An operator may not read audit logs at all (403 before the clinic is looked at); the rest is 404.
       expect(other.status, tail).toBe(tail === "/audit" ? 403 : 404);
@@ -127,8 +138,12 @@ describe("operator API keys", () => {
     }
     // The same key reads its own clinic (the control).
     expect((await send(t, "GET", "/v1/clinics/clinic-a/incidents", { key: opA.key })).status).toBe(200);
-    // Refused reads are not in the audit log: app.ts records mutating calls only (reported; see
-    // docs/security.md), so "cross-clinic reads audited" is not asserted here.
+    // A read without a key is refused and audited too (a failed sign-in an auditor should see).
+    const head = auditHead(t.cp.db);
+    expect((await send(t, "GET", "/v1/clinics/clinic-a/incidents")).status).toBe(401);
+    expect(auditSince(t.cp.db, head)).toMatchObject([
+      { action: "GET /v1/clinics/clinic-a/incidents", actor_key_id: null, outcome: "denied", status: 401 },
+    ]);
   });
 
   it("refuses a clinic-A key's writes on clinic B with 404, audited under that key and clinic B", async () => {

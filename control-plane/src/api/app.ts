@@ -64,8 +64,13 @@ export function createApp(deps: AppDeps): Hono<ApiEnv> {
     await next();
     const status = c.res.status;
     requests.inc({ method: c.req.method, status: `${Math.floor(status / 100)}xx` });
-    if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return;
     const principal = c.get("principal") ?? null;
+    // Reads are recorded when refused: a failed sign-in (401), a role refusal (403), and
+    // a key's 404 (another clinic's data answers exactly as a missing one, and is still
+    // an attempt worth an auditor's eye). Unauthenticated 404s are not: scanners would
+    // flood the trail with nothing an auditor can act on.
+    const read = c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS";
+    if (read && !(status === 401 || status === 403 || (status === 404 && principal !== null))) return;
     let errorCode: string | null = null;
     if (status >= 400) {
       try {
