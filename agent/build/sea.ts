@@ -6,11 +6,13 @@
  *   -> `node --experimental-sea-config` -> postject into a copy of this node binary.
  *
  * Usage: node --import tsx agent/build/sea.ts [--out agent/dist/msp-agent]
- * Also writes agent/dist/bundle.cjs (the same program for `node bundle.cjs`) and
- * agent/dist/bundle-meta.json (esbuild's input list, used by the lean-bundle test).
+ * Beside the executable it also writes bundle.cjs (the same program for
+ * `node bundle.cjs`, which loads the better_sqlite3.node copied next to it),
+ * bundle-meta.json (esbuild's input list, used by the lean-bundle test) and
+ * the intermediate sea-config.json, sea-prep.blob and asset-list.json.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,9 +20,10 @@ import { build } from "esbuild";
 
 const agentDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const repoDir = resolve(agentDir, "..");
-const outDir = join(agentDir, "dist");
 const outArg = process.argv.indexOf("--out");
-const exePath = resolve(outArg > 0 ? (process.argv[outArg + 1] ?? "") : join(outDir, "msp-agent"));
+const exePath = resolve(outArg > 0 ? (process.argv[outArg + 1] ?? "") : join(agentDir, "dist", "msp-agent"));
+// Every build product lands beside the executable, so two builds with different --out never share files.
+const outDir = dirname(exePath);
 const require = createRequire(join(agentDir, "package.json"));
 
 mkdirSync(outDir, { recursive: true });
@@ -34,6 +37,10 @@ const result = await build({
   outfile: bundlePath,
   metafile: true,
   legalComments: "none",
+  // Whitespace and syntax only: half the source to parse and keep in memory, while
+  // identifiers (and so function names in stack traces) stay readable.
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: "warning",
   // ws probes for optional native helpers; the defines make it skip them in the bundle.
   define: {
@@ -49,14 +56,15 @@ writeFileSync(
 );
 
 // Assets: the addon plus the pinned runbook library and default baseline.
-const assets: Record<string, string> = {
-  "better_sqlite3.node": join(
-    dirname(require.resolve("better-sqlite3/package.json")),
-    "build",
-    "Release",
-    "better_sqlite3.node",
-  ),
-};
+const addon = join(
+  dirname(require.resolve("better-sqlite3/package.json")),
+  "build",
+  "Release",
+  "better_sqlite3.node",
+);
+const assets: Record<string, string> = { "better_sqlite3.node": addon };
+// `node bundle.cjs` has no node_modules either: src/sqlite loads the addon from beside the bundle.
+copyFileSync(addon, join(outDir, "better_sqlite3.node"));
 const runbooksDir = join(repoDir, "runbooks");
 const addTree = (dir: string, prefix: string) => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -67,7 +75,10 @@ const addTree = (dir: string, prefix: string) => {
 };
 addTree(runbooksDir, "runbooks/");
 addTree(join(agentDir, "baselines"), "baselines/");
-writeFileSync(join(outDir, "asset-list.json"), JSON.stringify(Object.keys(assets).sort(), null, 1));
+// The list itself is an asset: runtime/library.ts reads it to unpack the embedded runbook library.
+const assetList = join(outDir, "asset-list.json");
+writeFileSync(assetList, JSON.stringify(Object.keys(assets).sort(), null, 1));
+assets["asset-list.json"] = assetList;
 
 const seaConfig = join(outDir, "sea-config.json");
 const blob = join(outDir, "sea-prep.blob");
@@ -80,19 +91,28 @@ writeFileSync(
   ),
 );
 execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], { stdio: "inherit" });
-copyFileSync(process.execPath, exePath);
-chmodSync(exePath, 0o755);
-const postject = join(dirname(require.resolve("postject/package.json")), "dist", "cli.js");
-execFileSync(
-  process.execPath,
-  [
-    postject,
-    exePath,
-    "NODE_SEA_BLOB",
-    blob,
-    "--sentinel-fuse",
-    "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2",
-  ],
-  { stdio: ["ignore", "ignore", "inherit"] },
-);
+// Injected into a private copy, then renamed over the old executable: a running agent or a
+// concurrent reader never sees a half-written file (and copying onto a running binary fails).
+const staging = `${exePath}.${process.pid}.tmp`;
+try {
+  copyFileSync(process.execPath, staging);
+  chmodSync(staging, 0o755);
+  const postject = join(dirname(require.resolve("postject/package.json")), "dist", "cli.js");
+  execFileSync(
+    process.execPath,
+    [
+      postject,
+      staging,
+      "NODE_SEA_BLOB",
+      blob,
+      "--sentinel-fuse",
+      "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2",
+    ],
+    // postject's ELF warnings about unnamed .note sections are harmless; real errors still reach stderr.
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  renameSync(staging, exePath);
+} finally {
+  rmSync(staging, { force: true });
+}
 console.log(`built ${relative(process.cwd(), exePath)} (${Object.keys(assets).length} assets)`);

@@ -1,16 +1,25 @@
 /**
- * Builds the agent as one executable (Node SEA) and runs the real binary from
- * an empty directory with no node_modules, as a clinic server would.
+ * The agent as one executable (Node SEA), copied into an empty directory with
+ * no node_modules and run from there, as a clinic server would.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { generateSigningKey } from "@msp/shared";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureAgentBinary } from "./build.js";
 
-const repo = resolve(import.meta.dirname, "..", "..");
 const work = mkdtempSync(join(tmpdir(), "msp-agent-bin-"));
+let built = "";
 const exe = join(work, "bin", "msp-agent");
 const empty = join(work, "empty");
 
@@ -27,15 +36,15 @@ function agent(args: string[], env: Record<string, string> = {}) {
 beforeAll(() => {
   mkdirSync(empty, { recursive: true });
   mkdirSync(join(work, "bin"), { recursive: true });
-  execFileSync(process.execPath, ["--import", "tsx", join(repo, "agent", "build", "sea.ts"), "--out", exe], {
-    cwd: repo,
-    stdio: "pipe",
-  });
+  built = ensureAgentBinary();
+  copyFileSync(built, exe);
 }, 180_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("the msp-agent executable", () => {
   it("contains no AWS SDK, no openai client and no hono", () => {
-    const meta = JSON.parse(readFileSync(join(repo, "agent", "dist", "bundle-meta.json"), "utf8")) as {
+    const meta = JSON.parse(readFileSync(join(dirname(built), "bundle-meta.json"), "utf8")) as {
       inputs: string[];
     };
     expect(meta.inputs.length).toBeGreaterThan(20);

@@ -124,6 +124,10 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const usage = isMspError(e) && ["invalid_input", "config_missing", "config_invalid"].includes(e.code);
     process.stderr.write(`msp-agent: ${isMspError(e) ? e.message : String(e)}\n`);
+    // The operator is on this host: the underlying cause (a SQLite or file error) says what to fix.
+    const cause = (e as { cause?: unknown })?.cause;
+    if (cause !== undefined)
+      process.stderr.write(`  cause: ${cause instanceof Error ? cause.message : String(cause)}\n`);
     if (!isMspError(e) || e.code === "internal") process.stderr.write(`${(e as Error)?.stack ?? ""}\n`);
     process.exitCode = usage ? 2 : 1;
   },

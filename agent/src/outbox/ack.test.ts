@@ -1,7 +1,10 @@
+import { join } from "node:path";
 import { bundleHash, type EvidenceBundle, generateSigningKey, type Receipt, verifyChain } from "@msp/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { commitWithoutFsync } from "./ack.js";
 import { createRig, driftDraft, type OutboxRig, signedAck, TEST_IDENTITY } from "./fixtures.js";
 import type { Outbox } from "./index.js";
+import { openOutboxDb } from "./store.js";
 
 let rig: OutboxRig;
 let outbox: Outbox;
@@ -103,5 +106,24 @@ describe("applyAck", () => {
     expect(rig.alerts).toContainEqual(expect.objectContaining({ kind: "ack_refused", refusal }));
     // The genuine ack still works afterwards.
     expect(outbox.applyAck(signedAck(rig.cpKey, receiptFor(4)))).toMatchObject({ ok: true, deleted: 4 });
+  });
+});
+
+describe("commitWithoutFsync", () => {
+  it("runs the ack commit with synchronous = NORMAL and restores FULL, also when the commit throws", () => {
+    const db = openOutboxDb(join(rig.dir, "sync.sqlite"));
+    try {
+      expect(db.pragma("synchronous", { simple: true })).toBe(2);
+      expect(commitWithoutFsync(db, () => db.pragma("synchronous", { simple: true }))).toBe(1);
+      expect(db.pragma("synchronous", { simple: true })).toBe(2);
+      expect(() =>
+        commitWithoutFsync(db, () => {
+          throw new Error("refused");
+        }),
+      ).toThrow("refused");
+      expect(db.pragma("synchronous", { simple: true })).toBe(2);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -85,6 +85,26 @@ export function checkAckFrame(
 }
 
 /**
+ * Runs `commit` (the ack transaction) with `synchronous = NORMAL`, so its
+ * commit is written to the WAL but not fsync'd, then restores FULL. Acks
+ * arrive every few dozen bundles during a replay and an fsync each would block
+ * the agent's only thread. This cannot lose or duplicate evidence: if a power
+ * cut loses the commit, the acked rows and the old acked head come back
+ * together (one transaction), the rows are sent again, and the control plane
+ * deduplicates them by (agent, seq, hash). Appends still commit with FULL, and
+ * that fsync also makes every earlier WAL frame (any ack before it) durable.
+ * A kill -9 loses nothing either way: the commit is in the OS page cache.
+ */
+export function commitWithoutFsync<T>(db: Database.Database, commit: () => T): T {
+  db.pragma("synchronous = NORMAL");
+  try {
+    return commit();
+  } finally {
+    db.pragma("synchronous = FULL");
+  }
+}
+
+/**
  * Builds the transaction that binds a verified receipt to our chain and, only
  * then, deletes the rows it covers and records the new acked head, all or
  * nothing. Run it with `.immediate(receipt)`.

@@ -25,7 +25,7 @@ import {
 } from "@msp/shared";
 import { z } from "zod";
 import type { EvidenceSink } from "../evidence/index.js";
-import { type AckResult, checkAckFrame, createAckTxn } from "./ack.js";
+import { type AckResult, checkAckFrame, commitWithoutFsync, createAckTxn } from "./ack.js";
 import { type AppendOutcome, createAppendTxn } from "./append.js";
 import { type IntegrityReport, verifyStored } from "./integrity.js";
 import type { OutboxAlert } from "./policy.js";
@@ -220,7 +220,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         outcome = { result: checked };
       } else {
         try {
-          outcome = ackTxn.immediate(checked.receipt);
+          outcome = commitWithoutFsync(db, () => ackTxn.immediate(checked.receipt));
         } catch (e) {
           throw storageError(e, "ack");
         }

@@ -19,9 +19,17 @@ export const SQLITE_ASSET = "better_sqlite3.node";
 
 let binding: object | undefined;
 
-/** Loads the embedded addon once; undefined outside the executable (node_modules provides it). */
-function nativeBinding(nativeDir: string | undefined): object | undefined {
-  if (!sea.isSea()) return undefined;
+/**
+ * Where better-sqlite3 gets its addon: the embedded copy inside the executable,
+ * the copy beside `bundle.cjs` when the esbuild bundle runs under plain node
+ * (the build defines MSP_AGENT_BUNDLED and copies the file), or undefined
+ * when running from source, where node_modules provides it.
+ */
+function nativeBinding(nativeDir: string | undefined): object | string | undefined {
+  if (!sea.isSea()) {
+    const bundled = process.env.MSP_AGENT_BUNDLED === "1" && typeof __dirname === "string";
+    return bundled ? join(__dirname, SQLITE_ASSET) : undefined;
+  }
   if (binding !== undefined) return binding;
   const bytes = new Uint8Array(sea.getAsset(SQLITE_ASSET));
   const digest = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
@@ -55,8 +63,8 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
   const native = nativeBinding(options.nativeDir);
   const db = new Database(path, {
     readonly: options.readonly ?? false,
-    // better-sqlite3 accepts the loaded addon object as nativeBinding; its typings only mention a path.
-    ...(native === undefined ? {} : { nativeBinding: native as unknown as string }),
+    // better-sqlite3 accepts a path or the loaded addon object as nativeBinding; its typings only mention a path.
+    ...(native === undefined ? {} : { nativeBinding: native as string }),
   });
   if (!options.readonly) {
     db.pragma("journal_mode = WAL");

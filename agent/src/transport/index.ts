@@ -126,6 +126,7 @@ export function createTransport(options: TransportOptions): Transport {
       hello: o.hello,
       protocolVersion: o.protocolVersion ?? PROTOCOL_VERSION,
       windowSize: o.sendWindow,
+      windowBytes: o.sendWindowBytes,
       incidents,
       counters,
       logger: o.logger,

@@ -77,8 +77,15 @@ export interface TransportOptions {
   /** Uniform in [0, 1); the jitter source, injected so tests can pin it. */
   random?: () => number;
   logger?: TransportLogger;
-  /** Most bundles sent and not yet acked on one connection. Default 64. */
+  /**
+   * Most bundles sent and not yet acked on one connection. Default 256, the
+   * agent config's `outbox.send_window` default: a replay is bound by window /
+   * round-trip time (10,000 queued bundles on the loaded bench machine: 665/s
+   * with 64, 1,121/s with 256).
+   */
   sendWindow?: number;
+  /** Most frame bytes sent and not yet acked (one bundle is always allowed, however large). Default 8 MiB. */
+  sendWindowBytes?: number;
   /** Reconnect delays (full jitter). Default 1 s doubling to 60 s. */
   backoff?: BackoffPolicy;
   /** Interval between pings; a connection with a ping still unanswered at the next one is dropped. Default 30 s. */
@@ -158,7 +165,8 @@ export function resolveOptions(options: TransportOptions): ResolvedOptions {
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     logger: options.logger ?? stderrLogger,
-    sendWindow: positiveInt("sendWindow", options.sendWindow ?? 64, 10_000),
+    sendWindow: positiveInt("sendWindow", options.sendWindow ?? 256, 10_000),
+    sendWindowBytes: positiveInt("sendWindowBytes", options.sendWindowBytes ?? 8 << 20, 1 << 30),
     backoff,
     pingIntervalMs: positiveInt("pingIntervalMs", options.pingIntervalMs ?? 30_000, 3_600_000),
     welcomeTimeoutMs: positiveInt("welcomeTimeoutMs", options.welcomeTimeoutMs ?? 10_000, 600_000),

@@ -33,6 +33,7 @@ let welcomed: number;
 function session(
   port: OutboxPort = outbox,
   onCommand = async (f: ExecuteRunbookFrame) => void commands.push(f),
+  windowBytes = 8 << 20,
 ) {
   return new Session({
     wire: {
@@ -43,6 +44,7 @@ function session(
     hello,
     protocolVersion: PROTOCOL_VERSION,
     windowSize: 4,
+    windowBytes,
     incidents,
     counters,
     logger: memoryLogger(),
@@ -131,6 +133,23 @@ describe("handshake and window", () => {
     expect(outbox.size).toBe(0);
     expect(s.window.inflight).toBe(0);
     expect(counters).toMatchObject({ acksApplied: 3, bundlesSent: 10, acksRefused: 0 });
+  });
+
+  it("also bounds the bytes in flight, but always lets one bundle through", () => {
+    const frameBytes = Buffer.byteLength(JSON.stringify({ type: "bundle", bundle: chain[0] }));
+    // Room for two frames by bytes (every frame of this chain has the same length within a few bytes).
+    const s = session(outbox, undefined, 2 * frameBytes + 10);
+    s.start();
+    s.receive(welcome(), false);
+    expect(seqsSent()).toEqual([1, 2]);
+    expect(s.window.inflightBytes).toBeLessThanOrEqual(2 * frameBytes + 10);
+    s.receive(ack(1), false);
+    expect(seqsSent()).toEqual([1, 2, 3]);
+    const tiny = session(outbox, undefined, 1);
+    sent = [];
+    tiny.start();
+    tiny.receive(welcome(1), false);
+    expect(seqsSent()).toEqual([2]);
   });
 
   it("replays only what is not acked: a reconnect resumes after the acked seq", () => {

@@ -38,6 +38,8 @@ export interface SessionDeps {
   hello: HelloInfo;
   protocolVersion: number;
   windowSize: number;
+  /** Most frame bytes in flight (at least one bundle is always allowed). */
+  windowBytes: number;
   incidents: BoundedQueue<Incident>;
   counters: TransportCounters;
   logger: TransportLogger;
@@ -56,7 +58,7 @@ export class Session {
 
   constructor(deps: SessionDeps) {
     this.#d = deps;
-    this.window = new SendWindow(deps.windowSize);
+    this.window = new SendWindow(deps.windowSize, deps.windowBytes);
   }
 
   /** True between an accepted welcome and the socket closing. */
@@ -127,19 +129,22 @@ export class Session {
       const batch = this.#d.outbox.pending(this.window.cursor, want);
       for (const bundle of batch) {
         const text = JSON.stringify({ type: "bundle", bundle });
-        if (Buffer.byteLength(text) > limits.MAX_FRAME_BYTES) {
+        const bytes = Buffer.byteLength(text);
+        if (bytes > limits.MAX_FRAME_BYTES) {
           // Skipping it would leave a gap the server can never ack past; stall visibly instead.
           this.#stalled = true;
           this.#d.counters.oversizedBundles++;
           this.#d.logger.error("bundle exceeds the frame limit; streaming stalls until it is fixed", {
             seq: bundle.seq,
-            bytes: Buffer.byteLength(text),
+            bytes,
             max_frame_bytes: limits.MAX_FRAME_BYTES,
           });
           return;
         }
+        // Over the byte budget: the rest of this read is sent after the next ack (the read is cheap to repeat).
+        if (!this.window.fits(bytes)) return;
         this.#d.wire.send(text);
-        this.window.sent(bundle.seq);
+        this.window.sent(bundle.seq, bytes);
         this.#d.counters.bundlesSent++;
       }
       if (batch.length < want) return;

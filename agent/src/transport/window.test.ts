@@ -47,6 +47,27 @@ describe("SendWindow", () => {
 
   it("rejects a window below 1", () => {
     expect(() => new SendWindow(0)).toThrow(RangeError);
+    expect(() => new SendWindow(4, 0)).toThrow(RangeError);
+  });
+
+  it("bounds the bytes in flight, always admitting one frame, and frees them on acks", () => {
+    const w = new SendWindow(10, 100);
+    w.reset(0);
+    expect(w.fits(500)).toBe(true);
+    w.sent(1, 500);
+    expect(w.fits(1)).toBe(false);
+    expect(() => w.sent(2, 1)).toThrow(/full/);
+    w.acked(1);
+    expect(w).toMatchObject({ inflight: 0, inflightBytes: 0 });
+    w.sent(2, 60);
+    expect(w.fits(40)).toBe(true);
+    expect(w.fits(41)).toBe(false);
+    w.sent(3, 40);
+    expect(w).toMatchObject({ inflight: 2, inflightBytes: 100, room: 8 });
+    w.acked(2);
+    expect(w.inflightBytes).toBe(40);
+    w.reset(3);
+    expect(w.inflightBytes).toBe(0);
   });
 });
 
