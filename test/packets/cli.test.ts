@@ -9,10 +9,7 @@ import { join } from "node:path";
 import { ControlPlaneConfig, HIPAA_CONTROLS, loadConfigFile } from "@msp/shared";
 import { describe, expect, it } from "vitest";
 import { main } from "../../control-plane/src/cli/main.js";
-import { migrate, openDatabase } from "../../control-plane/src/db/index.js";
 import type { PacketContent, PacketRecord } from "../../control-plane/src/packets/index.js";
-import { PACKET_MIGRATIONS } from "../../control-plane/src/packets/migrations.js";
-import { WORM_MIGRATIONS } from "../../control-plane/src/worm/index.js";
 
 const run = async (...argv: string[]) => {
   const lines: string[] = [];
@@ -61,40 +58,4 @@ describe("msp-cp packet", () => {
     const md = readFileSync(join(dataDir, "packets", "clinic-e", record.packet_id, "packet.md"), "utf8");
     expect(md).toContain("Not covered: no agent reported a time synchronisation check this month.");
   }, 60_000);
-});
-
-describe("packets-002 migration", () => {
-  it("rebuilds the WORM tables with their rows and foreign keys, and admits packet objects", () => {
-    const db = openDatabase(":memory:");
-    migrate(db, WORM_MIGRATIONS);
-    db.prepare(
-      `INSERT INTO worm_objects (client_id, kind, object_key, sha256, size, content_type, retain_until, body, state, next_attempt_at, enqueued_at)
-       VALUES ('c', 'bundle', 'k1', 's', 1, 'application/json', 'r', x'00', 'pending', 0, 't')`,
-    ).run();
-    db.prepare(
-      "INSERT INTO worm_bundles VALUES ('c', 'a', 1, 'EB-20261001-0001', 's', 't', '2026-10-01', 1)",
-    ).run();
-    db.prepare("INSERT INTO worm_checkpoints VALUES ('c', '2026-10-01', 1, 'r', null, null, 1, 't')").run();
-    const packet = db.prepare(
-      `INSERT INTO worm_objects (client_id, kind, object_key, sha256, size, content_type, retain_until, body, state, next_attempt_at, enqueued_at)
-       VALUES ('c', 'packet', 'k2', 's', 1, 'application/json', 'r', x'00', 'pending', 0, 't')`,
-    );
-    expect(() => packet.run()).toThrow(/CHECK constraint/);
-    migrate(db, PACKET_MIGRATIONS);
-    expect(
-      db
-        .prepare("SELECT count(*) AS n FROM worm_bundles JOIN worm_objects ON worm_objects.id = object_id")
-        .get(),
-    ).toEqual({ n: 1 });
-    expect(db.prepare("SELECT count(*) AS n FROM worm_checkpoints").get()).toEqual({ n: 1 });
-    expect(db.pragma("foreign_key_check")).toEqual([]);
-    packet.run();
-    expect(() =>
-      db
-        .prepare(
-          "INSERT INTO worm_bundles VALUES ('c', 'a', 2, 'EB-20261001-0002', 's', 't', '2026-10-01', 99)",
-        )
-        .run(),
-    ).toThrow(/FOREIGN KEY/);
-  });
 });

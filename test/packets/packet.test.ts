@@ -201,6 +201,12 @@ describe("packet figures from a month of real evidence", () => {
   it("lists every bundle of the month, intact, with its WORM record", () => {
     expect(content.manifest.entries.map((e) => e.sha256).sort()).toEqual(sent.map(bundleHash).sort());
     expect(content.manifest.totals).toMatchObject({ body_intact: sent.length, uploaded: sent.length });
+    // The facts were recorded at ingest, one row per bundle (the two outside the month included).
+    expect(
+      t.cp.db
+        .prepare("SELECT count(*) AS n FROM packet_facts WHERE client_id = ? AND body_intact = 1")
+        .get(CLINIC),
+    ).toEqual({ n: sent.length + 4 });
     for (const e of content.manifest.entries) {
       const row = t.cp.db
         .prepare(
@@ -286,6 +292,19 @@ describe("the signed, stored packet", () => {
         (n) => `packets/${CLINIC}/${MONTH}/${packet.packet_id}/${n}`,
       ),
     );
+    // Every file reaches WORM storage (queued as kind `packet`, uploaded by the running uploader).
+    for (let i = 0; ; i++) {
+      const now = await t.api<{ packets: PacketRecord[] }>(
+        "GET",
+        `/v1/clinics/${CLINIC}/packets`,
+        auditorKey,
+      );
+      const states = now.body.packets[0]?.worm.map((w) => w.state) ?? [];
+      if (states.every((st) => st === "uploaded")) break;
+      expect(states).not.toContain("failed");
+      if (i > 100) throw new Error(`packet uploads did not finish: ${states.join(", ")}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const byAuditor = await t.api("POST", `/v1/clinics/${CLINIC}/packets`, auditorKey, { month: MONTH });
     expect(byAuditor.status).toBe(403);
     const other = await t.api("GET", "/v1/clinics/clinic-other/packets", auditorKey);

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { isMspError } from "@msp/shared";
 import { describe, expect, it } from "vitest";
-import { migrate, openDatabase } from "./index.js";
+import { commitWithoutSync, migrate, openDatabase } from "./index.js";
 
 describe("migrate", () => {
   it("applies each migration once and records it", () => {
@@ -36,5 +39,34 @@ describe("migrate", () => {
       migrate(db, [{ id: "t-001", sql: "CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER);" }]),
     ).toThrow();
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'a'").get()).toBeUndefined();
+  });
+});
+
+describe("commitWithoutSync", () => {
+  it("commits, then restores synchronous=FULL; inside a transaction it joins it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "msp-db-"));
+    const db = openDatabase(join(dir, "t.db"));
+    try {
+      db.exec("CREATE TABLE t (x INTEGER) STRICT");
+      commitWithoutSync(db, () => db.prepare("INSERT INTO t VALUES (1)").run());
+      expect(db.pragma("synchronous", { simple: true })).toBe(2);
+      expect(db.prepare("SELECT count(*) AS n FROM t").get()).toEqual({ n: 1 });
+      expect(() =>
+        db.transaction(() => {
+          commitWithoutSync(db, () => db.prepare("INSERT INTO t VALUES (2)").run());
+          throw new Error("outer rolls back");
+        })(),
+      ).toThrow(/outer/);
+      expect(db.prepare("SELECT count(*) AS n FROM t").get()).toEqual({ n: 1 });
+      expect(() =>
+        commitWithoutSync(db, () => {
+          throw new Error("inner fails");
+        }),
+      ).toThrow(/inner/);
+      expect(db.pragma("synchronous", { simple: true })).toBe(2);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

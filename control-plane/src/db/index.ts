@@ -39,6 +39,25 @@ export function openDatabase(path: string): Db {
   return db;
 }
 
+/**
+ * Runs `fn` in a write transaction whose commit does not wait for its own
+ * fsync: `synchronous` is NORMAL for that one commit, so its WAL frames reach
+ * the disk with the next FULL commit or checkpoint. A crash can lose only this
+ * commit (and nothing committed after it without a sync), never half of it.
+ * Only for marks whose loss is harmless, such as "command sent", where a lost
+ * mark means a resend that the agent recognises by command id. Inside an open
+ * transaction it just runs `fn`: the outer commit decides.
+ */
+export function commitWithoutSync<T>(db: Db, fn: () => T): T {
+  if (db.inTransaction) return fn();
+  db.pragma("synchronous = NORMAL");
+  try {
+    return db.transaction(fn).immediate();
+  } finally {
+    db.pragma("synchronous = FULL");
+  }
+}
+
 const sqlHash = (sql: string) => createHash("sha256").update(sql).digest("hex");
 
 /**

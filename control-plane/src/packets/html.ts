@@ -290,7 +290,7 @@ export function renderHtml(p: PacketContent): string {
   h2(9);
   const m = p.manifest;
   para(
-    `${m.totals.bundles} bundles; ${m.totals.body_intact} re-hash to their recorded sha256; ${m.totals.uploaded} uploaded to WORM storage; ${m.totals.in_checkpoint} covered by a daily checkpoint.`,
+    `${m.totals.bundles} bundles; ${m.totals.body_intact} were read from bytes that hash to their recorded sha256; ${m.totals.uploaded} uploaded to WORM storage; ${m.totals.in_checkpoint} covered by a daily checkpoint.`,
   );
   if (m.checkpoints.length > 0)
     out.push(

@@ -26,7 +26,7 @@ import {
   toMspError,
 } from "@msp/shared";
 import type { Db } from "../db/index.js";
-import { addYears } from "../worm/index.js";
+import { addYears, createWormObjectQueue } from "../worm/index.js";
 import { buildContent } from "./content.js";
 import { renderHtml } from "./html.js";
 import { renderMarkdown } from "./markdown.js";
@@ -34,6 +34,7 @@ import { Month } from "./month.js";
 import { type PdfOptions, renderPdf } from "./pdf.js";
 
 export { buildContent, type PacketContent } from "./content.js";
+export { packetFactsSink, type StoredEvidence } from "./facts-table.js";
 export { renderHtml } from "./html.js";
 export { renderMarkdown, SECTION_TITLES } from "./markdown.js";
 export { PACKET_MIGRATIONS } from "./migrations.js";
@@ -149,12 +150,7 @@ export function createPacketService(opts: PacketServiceOptions): PacketService {
      VALUES (@packet_id, @client_id, @month, @generated_at, @generated_by, @files, @pdf_error,
        @signature_sha256, @key_id, @worm_keys)`,
   );
-  const insertObject = db.prepare(
-    `INSERT INTO worm_objects (client_id, kind, object_key, sha256, size, content_type, retain_until, body,
-       state, next_attempt_at, enqueued_at)
-     VALUES (?, 'packet', ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-  );
-  const objectState = db.prepare("SELECT state, version_id FROM worm_objects WHERE object_key = ?");
+  const worm = createWormObjectQueue(db, () => clock.now());
 
   const record = (r: Row): PacketRecord => ({
     packet_id: r.packet_id,
@@ -167,26 +163,23 @@ export function createPacketService(opts: PacketServiceOptions): PacketService {
     signature_sha256: r.signature_sha256,
     key_id: r.key_id,
     worm: (JSON.parse(r.worm_keys) as { name: string; key: string }[]).map((w) => {
-      const o = objectState.get(w.key) as { state: string; version_id: string | null } | undefined;
+      const o = worm.state(w.key);
       return { ...w, state: o?.state ?? "missing", version_id: o?.version_id ?? null };
     }),
   });
 
   const store = db.transaction(
-    (row: Row, objects: { key: string; body: Buffer; sha256: string; type: string }[], at: Date) => {
-      const retain = addYears(at, opts.retentionYears).toISOString();
+    (row: Row, objects: { key: string; body: Buffer; type: string }[], at: Date) => {
+      const retainUntil = addYears(at, opts.retentionYears);
       for (const o of objects) {
-        insertObject.run(
-          row.client_id,
-          o.key,
-          o.sha256,
-          o.body.length,
-          o.type,
-          retain,
-          o.body,
-          at.getTime(),
-          at.toISOString(),
-        );
+        worm.enqueue({
+          client_id: row.client_id,
+          kind: "packet",
+          key: o.key,
+          body: o.body,
+          content_type: o.type,
+          retain_until: retainUntil,
+        });
       }
       insertPacket.run(row);
     },
@@ -254,7 +247,6 @@ export function createPacketService(opts: PacketServiceOptions): PacketService {
       const objects = outputs.map(([n, body]) => ({
         key: packetObjectKey(clinicId, month, packetId, n),
         body,
-        sha256: sha256Hex(body),
         type: PACKET_FILES[n],
       }));
       const row: Row = {

@@ -9,7 +9,7 @@
  * manifest never claims an upload or an inclusion the tables do not record.
  */
 import type { Db } from "../db/index.js";
-import type { MonthEvidence } from "./month.js";
+import type { MonthBundle, MonthEvidence } from "./month.js";
 
 /** One bundle of the manifest. */
 export interface ManifestEntry {
@@ -50,29 +50,40 @@ export interface Manifest {
   };
 }
 
-interface WormRow {
-  agent_id: string;
-  seq: number;
-  object_key: string;
-  state: string;
-  version_id: string | null;
-  checkpoint_day: string | null;
-}
+/** [created_at, agent_id, seq, object_key, state, version_id, checkpoint_day]. */
+type WormRow = [string, string, number, string, string, string | null, string | null];
 
-/** Joins the month's bundles with the WORM tables. */
+/** Orders by (created_at, agent_id, seq) as SQLite does (ids and timestamps are ASCII). */
+type Order = readonly [string, string, number, ...unknown[]];
+const compare = (a: Order, b: Order) =>
+  a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] - b[2];
+
+/**
+ * Joins the month's bundles with the WORM tables. Both lists are in
+ * (created_at, agent_id, seq) order (the WORM rows by `worm_bundles_created`),
+ * so they are merged in one walk.
+ */
 export function buildManifest(db: Db, evidence: MonthEvidence): Manifest {
   const worm = db
     .prepare(
-      `SELECT b.agent_id, b.seq, o.object_key, o.state, o.version_id, c.day AS checkpoint_day
+      `SELECT b.created_at, b.agent_id, b.seq, o.object_key, o.state, o.version_id, c.day AS checkpoint_day
        FROM worm_bundles b
        JOIN worm_objects o ON o.id = b.object_id
        LEFT JOIN worm_checkpoints c ON c.client_id = b.client_id AND c.day = b.received_day
-       WHERE b.client_id = ? AND b.created_at >= ? AND b.created_at < ?`,
+       WHERE b.client_id = ? AND b.created_at >= ? AND b.created_at < ?
+       ORDER BY b.created_at, b.agent_id, b.seq`,
     )
+    .raw()
     .all(evidence.clinic_id, evidence.from, evidence.to) as WormRow[];
-  const byKey = new Map(worm.map((w) => [`${w.agent_id}\u0000${w.seq}`, w]));
+  let next = 0;
+  const wormOf = (b: MonthBundle): WormRow | undefined => {
+    const key: Order = [b.created_at, b.agent_id, b.seq];
+    while (next < worm.length && compare(worm[next] as WormRow, key) < 0) next++;
+    const w = worm[next];
+    return w !== undefined && compare(w, key) === 0 ? w : undefined;
+  };
   const entries = evidence.bundles.map((b): ManifestEntry => {
-    const w = byKey.get(`${b.agent_id}\u0000${b.seq}`);
+    const w = wormOf(b);
     return {
       bundle_id: b.bundle_id,
       agent_id: b.agent_id,
@@ -81,10 +92,10 @@ export function buildManifest(db: Db, evidence: MonthEvidence): Manifest {
       time: b.created_at,
       sha256: b.sha256,
       body_intact: b.body_intact,
-      worm_state: w?.state ?? "not_queued",
-      worm_key: w?.object_key ?? null,
-      worm_version_id: w?.version_id ?? null,
-      checkpoint_day: w?.checkpoint_day ?? null,
+      worm_state: w?.[4] ?? "not_queued",
+      worm_key: w?.[3] ?? null,
+      worm_version_id: w?.[5] ?? null,
+      checkpoint_day: w?.[6] ?? null,
     };
   });
   const days = [

@@ -1,15 +1,18 @@
 /**
  * One clinic-month of stored evidence, read once: every bundle whose
- * `created_at` falls in the month (UTC), oldest first, with its body parsed.
+ * `created_at` falls in the month (UTC), oldest first, with the facts it
+ * contributes to a packet (facts.ts).
  *
  * Every section of a packet (and the dashboard's posture heatmap) is derived
- * from this one scan, so the figures of one packet all describe the same set
+ * from this one read, so the figures of one packet all describe the same set
  * of bundles. The order is (created_at, agent_id, seq), fixed by the data
  * alone, so the same evidence always yields the same packet.
  */
-import { ClinicId, type EvidenceBundle, MspError, parseWith, sha256Hex } from "@msp/shared";
+import { ClinicId, parseWith } from "@msp/shared";
 import { z } from "zod";
 import type { Db } from "../db/index.js";
+import { type BundleFacts, decodeFacts, FACTS_VERSION } from "./facts.js";
+import { fillFacts } from "./facts-table.js";
 
 /** A month as YYYY-MM. */
 export const Month = z
@@ -32,12 +35,17 @@ export interface MonthBundle {
   agent_id: string;
   seq: number;
   bundle_id: string;
+  /** The sha256 ingest recorded (and the WORM copy carries). */
   sha256: string;
   kind: string;
   created_at: string;
-  /** True when the stored canonical body still hashes to its recorded sha256. */
+  /**
+   * True when the bytes the facts were taken from hashed to `sha256`: the
+   * body ingest verified, or the stored body when the facts were derived
+   * later (see facts-table.ts).
+   */
   body_intact: boolean;
-  bundle: EvidenceBundle;
+  facts: BundleFacts;
 }
 
 /** The month's bundles of one clinic. */
@@ -49,48 +57,39 @@ export interface MonthEvidence {
   bundles: MonthBundle[];
 }
 
-interface Row {
-  agent_id: string;
-  seq: number;
-  bundle_id: string;
-  sha256: string;
-  kind: string;
-  created_at: string;
-  body: string;
-}
+type Row = [string, number, string, string, string, string, number, string];
 
 /**
- * Reads the month's bundles of a clinic. Bodies were validated against the
- * bundle schema at ingest and are stored in canonical form; here each body is
- * re-hashed (a tampered row shows as `body_intact: false` in the manifest)
- * and parsed as JSON. A body that no longer parses is an `integrity_mismatch`.
+ * Reads the month's bundles of a clinic from `packet_facts`, first deriving
+ * the facts of any bundle of the month that has none (a write, see
+ * facts-table.ts). Throws `invalid_input` for a malformed clinic id or month,
+ * `integrity_mismatch` for a stored body that no longer parses.
  */
 export function readMonth(db: Db, query: { clinicId: string; month: string }): MonthEvidence {
   const clinicId = parseWith(ClinicId, query.clinicId, "clinic id");
   const { from, to } = monthRange(query.month);
+  fillFacts(db, clinicId, from, to);
+  // Iterated, not read whole: each raw row dies young, only its decoded facts stay.
   const rows = db
     .prepare(
-      `SELECT agent_id, seq, bundle_id, sha256, kind, created_at, body FROM evidence_bundles
-       WHERE client_id = ? AND created_at >= ? AND created_at < ?
+      `SELECT agent_id, seq, bundle_id, sha256, kind, created_at, body_intact, facts FROM packet_facts
+       WHERE client_id = ? AND created_at >= ? AND created_at < ? AND version = ?
        ORDER BY created_at, agent_id, seq`,
     )
-    .all(clinicId, from, to) as Row[];
-  const bundles = rows.map((r): MonthBundle => {
-    let bundle: EvidenceBundle;
-    try {
-      bundle = JSON.parse(r.body) as EvidenceBundle;
-    } catch (e) {
-      throw new MspError(
-        "integrity_mismatch",
-        `stored bundle ${r.bundle_id} of ${r.agent_id} no longer parses`,
-        {
-          cause: e,
-          details: { agent_id: r.agent_id, seq: r.seq, sha256: r.sha256 },
-        },
-      );
-    }
-    const { body, ...fields } = r;
-    return { ...fields, body_intact: sha256Hex(body) === r.sha256, bundle };
-  });
+    .raw()
+    .iterate(clinicId, from, to, FACTS_VERSION) as IterableIterator<Row>;
+  const bundles: MonthBundle[] = [];
+  for (const [agent_id, seq, bundle_id, sha256, kind, created_at, intact, facts] of rows) {
+    bundles.push({
+      agent_id,
+      seq,
+      bundle_id,
+      sha256,
+      kind,
+      created_at,
+      body_intact: intact === 1,
+      facts: decodeFacts(facts),
+    });
+  }
   return { clinic_id: clinicId, month: query.month, from, to, bundles };
 }

@@ -104,20 +104,20 @@ export function trackResults(evidence: MonthEvidence): Track[] {
   };
   // Bundles arrive ordered by (created_at, agent_id, seq), so "latest" is the last one recorded.
   for (const b of evidence.bundles) {
-    const { drift, execution, runbook } = b.bundle;
+    const { drift, execution, runbook_id, hipaa_controls } = b.facts;
     if (drift !== null) {
       for (const r of drift.results) {
         const status = r.status === "pass" || r.status === "fail" ? r.status : null;
         record(b, r.check_id, r.citation, status);
       }
     }
-    if (execution !== null && runbook !== null && b.bundle.hipaa_controls.length > 0) {
+    if (execution !== null && runbook_id !== null && hipaa_controls.length > 0) {
       const status = RUNBOOK_PASS.has(execution.outcome)
         ? "pass"
         : RUNBOOK_FAIL.has(execution.outcome)
           ? "fail"
           : null;
-      record(b, `runbook:${runbook.runbook_id}`, b.bundle.hipaa_controls, status);
+      record(b, `runbook:${runbook_id}`, hipaa_controls, status);
     }
   }
   return [...tracks.values()];

@@ -1,14 +1,15 @@
 /**
  * The packet's evidence sections, each computed from one clinic-month of
- * bundles (see month.ts). Check families are recognised by the `event_type`
- * a drift result carries (the baseline's per-type default, e.g. `time_drift`
+ * bundle facts (month.ts, facts.ts). Check families are recognised by the
+ * `event_type` a drift result carries (the baseline's per-type default, e.g. `time_drift`
  * for time_sync checks), and runbook evidence by the key=value outputs the
  * pinned runbooks print (RB-BACKUP-001: `archive_sha256`; RB-RESTORE-001:
  * `restore_status`). Nothing is inferred beyond what a bundle states: a
  * family no bundle reports is returned empty, and the renderers print
  * "not covered" for it.
  */
-import type { ActionTaken, DriftResult, EvidenceBundle } from "@msp/shared";
+import type { DriftResult } from "@msp/shared";
+import type { ResultFacts } from "./facts.js";
 import type { MonthBundle, MonthEvidence } from "./month.js";
 
 /** Pass/fail/other counts of drift results. */
@@ -119,38 +120,63 @@ const bump = (c: ResultCounts, status: DriftResult["status"]) => {
   else c.undecided += 1;
 };
 
-function* driftResults(evidence: MonthEvidence): Generator<[MonthBundle, DriftResult]> {
+/** Calls `fn` for every drift result of the month, in bundle order (a plain loop: this runs per result). */
+function eachResult(evidence: MonthEvidence, fn: (b: MonthBundle, r: ResultFacts) => void): void {
   for (const b of evidence.bundles) {
-    if (b.bundle.drift === null) continue;
-    for (const r of b.bundle.drift.results) yield [b, r];
+    const drift = b.facts.drift;
+    if (drift === null) continue;
+    for (const r of drift.results) fn(b, r);
   }
+}
+
+const FAMILY_OF = new Map<string | null, CheckFamily>(
+  Object.entries(FAMILY).map(([f, type]) => [type, f as CheckFamily]),
+);
+const hostsCache = new WeakMap<MonthEvidence, Map<CheckFamily, Map<string, HostChecks>>>();
+
+/** Per family and host, the month's results; every family in one pass, once per month read. */
+function familyHosts(evidence: MonthEvidence): Map<CheckFamily, Map<string, HostChecks>> {
+  const cached = hostsCache.get(evidence);
+  if (cached !== undefined) return cached;
+  const families = new Map<CheckFamily, Map<string, HostChecks>>();
+  eachResult(evidence, (b, r) => {
+    const family = FAMILY_OF.get(r.event_type);
+    if (family === undefined) return;
+    let hosts = families.get(family);
+    if (hosts === undefined) {
+      hosts = new Map();
+      families.set(family, hosts);
+    }
+    let h = hosts.get(b.agent_id);
+    if (h === undefined) {
+      h = {
+        agent_id: b.agent_id,
+        hostname: b.facts.hostname,
+        ...counts(),
+        last_status: r.status,
+        last_observed: r.observed,
+        last_time: b.created_at,
+        last_bundle_id: b.bundle_id,
+      };
+      hosts.set(b.agent_id, h);
+    }
+    bump(h, r.status);
+    h.hostname = b.facts.hostname;
+    h.last_status = r.status;
+    h.last_observed = r.observed;
+    h.last_time = b.created_at;
+    h.last_bundle_id = b.bundle_id;
+  });
+  hostsCache.set(evidence, families);
+  return families;
 }
 
 /** Per host, the results of one check family; sorted by agent id. */
 export function hostChecks(evidence: MonthEvidence, family: CheckFamily): HostChecks[] {
-  const hosts = new Map<string, HostChecks>();
-  for (const [b, r] of driftResults(evidence)) {
-    if (r.event_type !== FAMILY[family]) continue;
-    const h = hosts.get(b.agent_id) ?? {
-      agent_id: b.agent_id,
-      hostname: b.bundle.hostname,
-      ...counts(),
-      last_status: r.status,
-      last_observed: r.observed,
-      last_time: b.created_at,
-      last_bundle_id: b.bundle_id,
-    };
-    bump(h, r.status);
-    Object.assign(h, {
-      hostname: b.bundle.hostname,
-      last_status: r.status,
-      last_observed: r.observed,
-      last_time: b.created_at,
-      last_bundle_id: b.bundle_id,
-    });
-    hosts.set(b.agent_id, h);
-  }
-  return [...hosts.values()].sort((a, b) => a.agent_id.localeCompare(b.agent_id));
+  const hosts = familyHosts(evidence).get(family);
+  return hosts === undefined
+    ? []
+    : [...hosts.values()].map((h) => ({ ...h })).sort((a, b) => a.agent_id.localeCompare(b.agent_id));
 }
 
 const OFFSET = /offset (-?\d+(?:\.\d+)?) ms/;
@@ -158,14 +184,14 @@ const OFFSET = /offset (-?\d+(?:\.\d+)?) ms/;
 /** Per host NTP offsets, from the `offset N ms` the time_sync check prints for chrony. */
 export function timeSync(evidence: MonthEvidence): HostTime[] {
   const offsets = new Map<string, number[]>();
-  for (const [b, r] of driftResults(evidence)) {
-    if (r.event_type !== FAMILY.time) continue;
+  eachResult(evidence, (b, r) => {
+    if (r.event_type !== FAMILY.time) return;
     const m = OFFSET.exec(r.observed);
-    if (m?.[1] === undefined) continue;
+    if (m?.[1] === undefined) return;
     const list = offsets.get(b.agent_id) ?? [];
     list.push(Number(m[1]));
     offsets.set(b.agent_id, list);
-  }
+  });
   return hostChecks(evidence, "time").map((h) => {
     const list = offsets.get(h.agent_id) ?? [];
     return {
@@ -177,18 +203,11 @@ export function timeSync(evidence: MonthEvidence): HostTime[] {
   });
 }
 
-/** The last value an action printed for `key`, or null. */
-function output(bundle: EvidenceBundle, key: string): string | null {
-  let found: string | null = null;
-  for (const a of bundle.actions_taken as ActionTaken[]) {
-    const v = a.outputs[key];
-    if (v !== undefined) found = v;
-  }
-  return found ?? bundle.outputs[key] ?? null;
-}
+/** The value the bundle states for a runbook output (see `factsOf`), or null. */
+const output = (b: MonthBundle, key: keyof MonthBundle["facts"]["outputs"]) => b.facts.outputs[key] ?? null;
 
 const isBackupRun = (b: MonthBundle) =>
-  b.kind === "runbook_execution" && output(b.bundle, "archive_sha256") !== null;
+  b.kind === "runbook_execution" && output(b, "archive_sha256") !== null;
 
 /** Backup runs: executions that printed an `archive_sha256`, oldest first. */
 export function backupRuns(evidence: MonthEvidence): BackupRun[] {
@@ -196,10 +215,10 @@ export function backupRuns(evidence: MonthEvidence): BackupRun[] {
     bundle_id: b.bundle_id,
     agent_id: b.agent_id,
     time: b.created_at,
-    outcome: b.bundle.execution?.outcome ?? "unknown",
-    backup_id: output(b.bundle, "backup_id"),
-    archive_sha256: output(b.bundle, "archive_sha256"),
-    manifest_sha256: output(b.bundle, "manifest_sha256"),
+    outcome: b.facts.execution?.outcome ?? "unknown",
+    backup_id: output(b, "backup_id"),
+    archive_sha256: output(b, "archive_sha256"),
+    manifest_sha256: output(b, "manifest_sha256"),
   }));
 }
 
@@ -211,12 +230,12 @@ export function restoreTests(evidence: MonthEvidence): RestoreTest[] {
       bundle_id: b.bundle_id,
       agent_id: b.agent_id,
       time: b.created_at,
-      outcome: b.bundle.execution?.outcome ?? "unknown",
-      backup_id: output(b.bundle, "restore_backup_id"),
-      archive_sha256: output(b.bundle, "restore_archive_sha256"),
-      files_verified: output(b.bundle, "files_verified"),
-      mismatches: output(b.bundle, "mismatches"),
-      restore_status: output(b.bundle, "restore_status"),
+      outcome: b.facts.execution?.outcome ?? "unknown",
+      backup_id: output(b, "restore_backup_id"),
+      archive_sha256: output(b, "restore_archive_sha256"),
+      files_verified: output(b, "files_verified"),
+      mismatches: output(b, "mismatches"),
+      restore_status: output(b, "restore_status"),
     }));
 }
 
@@ -235,9 +254,9 @@ export function backupWeeks(evidence: MonthEvidence): BackupWeek[] {
     restore_tests: { total: 0, succeeded: 0 },
   }));
   const at = (iso: string) => weeks[weekOf(iso)] as BackupWeek;
-  for (const [b, r] of driftResults(evidence)) {
+  eachResult(evidence, (b, r) => {
     if (r.event_type === FAMILY.backup) bump(at(b.created_at).freshness, r.status);
-  }
+  });
   for (const run of backupRuns(evidence)) {
     const w = at(run.time).backup_runs;
     w.total += 1;
@@ -260,7 +279,7 @@ export function backupWeeks(evidence: MonthEvidence): BackupWeek[] {
 export function remediations(evidence: MonthEvidence): IncidentRow[] {
   const byIncident = new Map<string, IncidentRow>();
   for (const b of evidence.bundles) {
-    const { incident, execution, runbook } = b.bundle;
+    const { incident, execution, runbook_id } = b.facts;
     if (incident === null || execution === null) continue;
     byIncident.set(`${b.agent_id}\u0000${incident.incident_id}`, {
       incident_id: incident.incident_id,
@@ -268,7 +287,7 @@ export function remediations(evidence: MonthEvidence): IncidentRow[] {
       severity: incident.severity,
       agent_id: b.agent_id,
       detected_at: incident.detected_at,
-      runbook_id: runbook?.runbook_id ?? null,
+      runbook_id,
       outcome: execution.outcome,
       trigger: execution.trigger,
       mttr_seconds: execution.mttr_seconds,
@@ -285,9 +304,9 @@ export function remediations(evidence: MonthEvidence): IncidentRow[] {
 /** Exceptions and allowed drift that covered failing results this month, by id. */
 export function exceptions(evidence: MonthEvidence): ExceptionRow[] {
   const rows = new Map<string, ExceptionRow & { agentSet: Set<string> }>();
-  for (const [b, r] of driftResults(evidence)) {
-    if (r.exception === null) continue;
-    const drift = b.bundle.drift;
+  eachResult(evidence, (b, r) => {
+    if (r.exception === null) return;
+    const drift = b.facts.drift;
     const key = `${r.exception.id}\u0000${r.check_id}`;
     const row = rows.get(key) ?? {
       id: r.exception.id,
@@ -306,7 +325,7 @@ export function exceptions(evidence: MonthEvidence): ExceptionRow[] {
     row.last_seen = b.created_at;
     row.expires = r.exception.expires;
     rows.set(key, row);
-  }
+  });
   return [...rows.values()]
     .map(({ agentSet, ...r }) => ({ ...r, agents: [...agentSet].sort() }))
     .sort((a, b) => a.id.localeCompare(b.id) || a.check_id.localeCompare(b.check_id));
@@ -315,6 +334,6 @@ export function exceptions(evidence: MonthEvidence): ExceptionRow[] {
 /** Pass/fail/undecided over every drift result of the month. */
 export function driftTotals(evidence: MonthEvidence): ResultCounts {
   const c = counts();
-  for (const [, r] of driftResults(evidence)) bump(c, r.status);
+  eachResult(evidence, (_, r) => bump(c, r.status));
   return c;
 }

@@ -41,7 +41,7 @@ import { createRateLimiter } from "../guardrails/rate-limit.js";
 import { createIncidentService } from "../incidents/service.js";
 import { createIncidentStore } from "../incidents/store.js";
 import { createMetrics } from "../metrics/index.js";
-import { createPacketService } from "../packets/index.js";
+import { createPacketService, packetFactsSink } from "../packets/index.js";
 import { computePosture } from "../packets/posture.js";
 import {
   type CertificateAuthority,
@@ -183,6 +183,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         message: e.message,
         agent_id: row.agent_id,
         seq: row.seq,
+      }),
+    ),
+    // What each bundle contributes to a compliance packet, so a packet need not re-read every body.
+    packetFactsSink(db, (e, row) =>
+      logger.log("warn", "packet facts not recorded; the next packet derives them from the stored body", {
+        code: e.code,
+        message: e.message,
+        agent_id: row?.agent_id,
+        seq: row?.seq,
       }),
     ),
     (rows) => {

@@ -20,7 +20,7 @@ export const ALL_MIGRATIONS: readonly Migration[] = [
   ...PLANNER_MIGRATIONS,
   ...INCIDENT_MIGRATIONS,
   ...WORM_MIGRATIONS,
-  // After WORM: packets-002 rebuilds the WORM tables to accept the `packet` object kind.
+  // After evidence and WORM: packet facts are derived from evidence_bundles, packet files queued in worm_objects.
   ...PACKET_MIGRATIONS,
   ...DASHBOARD_MIGRATIONS,
 ];

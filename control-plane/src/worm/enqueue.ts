@@ -1,9 +1,13 @@
 /**
- * What ingest hands the WORM uploader, and how it enters the durable queue:
- * validated first (schema, size, sha256 of the body, retention not already
- * over), then one SQLite transaction that records the bundle and queues its
- * object. `enqueue` is synchronous on the control plane's database, so ingest
- * can call it inside its own commit and the two can never disagree.
+ * What enters the durable queue, and how: validated first, then one SQLite
+ * transaction. Both calls are synchronous on the control plane's database, so
+ * a caller can run them inside its own commit and the two can never disagree.
+ *
+ * - `makeEnqueue`: an evidence bundle from ingest (schema, size, sha256 of the
+ *   body, retention not already over); records the bundle and queues its object.
+ * - `createWormObjectQueue`: any other object a module archives (a compliance
+ *   packet's files): the queue computes its sha256 and checks key, content
+ *   type and retention the way every storage adapter will.
  */
 import {
   AgentId,
@@ -18,8 +22,10 @@ import {
   toMspError,
 } from "@msp/shared";
 import { z } from "zod";
+import type { Db } from "../db/index.js";
 import { addYears, bundleObjectKey, nextDay, utcDay } from "./keys.js";
-import type { WormQueue } from "./queue.js";
+import { type UploadState, WormQueue } from "./queue.js";
+import { checkPutRequest } from "./store.js";
 
 /**
  * One stored bundle, as ingest hands it over after commit. `body` must be the
@@ -157,5 +163,89 @@ export function storedBundleSink(
         onError(toMspError(e), row);
       }
     }
+  };
+}
+
+/** Largest object the general queue takes: its body waits in one SQLite row and goes up in one PUT. */
+export const MAX_WORM_OBJECT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * An object archived for another module: it has only its queue row. Bundles
+ * and checkpoints are not queued this way, because `enqueue` and the
+ * checkpoint run also record what they archive (their own tables, which
+ * proofs and manifests read).
+ */
+export const WormObject = z.strictObject({
+  client_id: ClinicId,
+  kind: z.enum(["packet"]),
+  /** Object key; see `checkObjectKey`. The caller derives it from data, so a retry targets the same key. */
+  key: z.string(),
+  body: z.instanceof(Buffer),
+  content_type: z.string(),
+  /** COMPLIANCE retention; must be in the future. */
+  retain_until: z.date(),
+});
+export type WormObject = z.infer<typeof WormObject>;
+
+/** The queue for objects other than bundles and checkpoints; see {@link createWormObjectQueue}. */
+export interface WormObjectQueue {
+  /**
+   * Queues an object durably, due now (runs inside the caller's transaction if
+   * any). `duplicate` when the key is already queued with the same content.
+   * Throws `invalid_input`, `payload_too_large` or `conflict` (the key holds
+   * other content), and then nothing is written.
+   */
+  enqueue(object: WormObject): EnqueueResult;
+  /** Upload state and version id of a queued key; undefined when it was never queued. */
+  state(key: string): { state: UploadState; version_id: string | null } | undefined;
+}
+
+/**
+ * The general queue over the control plane's database, migrated with
+ * `WORM_MIGRATIONS`. It needs no uploader: a process that only generates
+ * (the `msp-cp packet` command) queues, and the running control plane's
+ * uploader archives in enqueue order.
+ */
+export function createWormObjectQueue(db: Db, now: () => Date): WormObjectQueue {
+  const queue = new WormQueue(db);
+  const insert = db.transaction((o: WormObject, sha256: string, at: Date): EnqueueResult => {
+    const prior = queue.objectByKey(o.key);
+    if (prior !== undefined) {
+      if (prior.sha256 === sha256) return { status: "duplicate", key: o.key };
+      throw new MspError("conflict", `WORM object ${o.key} is already queued with different content`, {
+        details: { key: o.key },
+      });
+    }
+    queue.insertObject({
+      client_id: o.client_id,
+      kind: o.kind,
+      object_key: o.key,
+      sha256,
+      content_type: o.content_type,
+      retain_until: o.retain_until.toISOString(),
+      body: o.body,
+      enqueued_at: at,
+    });
+    return { status: "queued", key: o.key };
+  });
+  return {
+    enqueue(object) {
+      const o = parseWith(WormObject, object, "WORM object");
+      if (o.body.length > MAX_WORM_OBJECT_BYTES) {
+        throw new MspError(
+          "payload_too_large",
+          `WORM object ${o.key} exceeds ${MAX_WORM_OBJECT_BYTES} bytes`,
+        );
+      }
+      const at = now();
+      const sha256 = sha256Hex(o.body);
+      // The same checks every adapter runs before a PUT, so nothing is queued that could never upload.
+      checkPutRequest(
+        { key: o.key, body: o.body, sha256, retainUntil: o.retain_until, contentType: o.content_type },
+        at,
+      );
+      return insert(o, sha256, at);
+    },
+    state: (key) => queue.stateByKey(key),
   };
 }

@@ -1,8 +1,8 @@
 /**
  * WORM evidence storage: the durable upload queue, the uploader that writes
- * bundles and daily checkpoints to write-once storage with COMPLIANCE
- * retention, and the two storage adapters (S3 Object Lock for production, a
- * local directory for the demo that is NOT tamper-proof).
+ * bundles, daily checkpoints and packet files to write-once storage with
+ * COMPLIANCE retention, and the two storage adapters (S3 Object Lock for
+ * production, a local directory for the demo that is NOT tamper-proof).
  */
 
 export { checkBackoff, retryDelay, type UploadBackoff } from "./backoff.js";
@@ -12,7 +12,16 @@ export {
   queueCheckpoint,
   runCheckpoints,
 } from "./checkpoint.js";
-export { type EnqueueResult, type StoredBundle, storedBundleSink, WormBundle } from "./enqueue.js";
+export {
+  createWormObjectQueue,
+  type EnqueueResult,
+  MAX_WORM_OBJECT_BYTES,
+  type StoredBundle,
+  storedBundleSink,
+  WormBundle,
+  WormObject,
+  type WormObjectQueue,
+} from "./enqueue.js";
 export {
   addYears,
   bundleObjectKey,
@@ -28,13 +37,14 @@ export {
   LOCAL_WORM_MARKER,
   type LocalWormOptions,
 } from "./local.js";
+export { WORM_MIGRATIONS } from "./migrations.js";
 export {
   BundleInclusionProof,
   createProofSource,
   type ProofSource,
   type ProofSourceOptions,
 } from "./proof.js";
-export { type UploadState, WORM_MIGRATIONS, WormQueue } from "./queue.js";
+export { type ObjectKind, type UploadState, WormQueue } from "./queue.js";
 export { createS3Client, createS3ObjectStore, type S3StoreOptions, s3Error } from "./s3.js";
 export {
   checkObjectKey,

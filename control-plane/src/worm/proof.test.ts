@@ -15,8 +15,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type Db, migrate, openDatabase } from "../db/index.js";
 import type { WormBundle } from "./enqueue.js";
 import { createLocalWormStore, initLocalWormDir } from "./local.js";
+import { WORM_MIGRATIONS } from "./migrations.js";
 import { type BundleInclusionProof, createProofSource } from "./proof.js";
-import { WORM_MIGRATIONS } from "./queue.js";
 import type { ObjectStore } from "./store.js";
 import { createWormUploader } from "./uploader.js";
 

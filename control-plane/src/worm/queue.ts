@@ -1,68 +1,16 @@
 /**
- * The durable upload queue in the control plane's SQLite database. A row is
- * written in the same transaction that records what it is (a bundle or a
- * checkpoint), and keeps its body until the storage has confirmed a version,
- * so an S3 outage or a crash delays evidence but never loses it. Rows are
+ * The durable upload queue in the control plane's SQLite database (tables in
+ * migrations.ts). A row is written in the same transaction that records what
+ * it is (a bundle, a checkpoint, a packet file), and keeps its body until the
+ * storage has confirmed a version, so an S3 outage or a crash delays evidence
+ * but never loses it. Rows are
  * never deleted: an uploaded row keeps its key, sha256 and version id as the
  * record of where the evidence went.
  */
-import type { Db, Migration } from "../db/index.js";
+import type { Db } from "../db/index.js";
 
-/** The WORM module's tables; apply with `migrate(db, [...WORM_MIGRATIONS])`. */
-export const WORM_MIGRATIONS: readonly Migration[] = [
-  {
-    id: "worm-001",
-    sql: `
-CREATE TABLE worm_objects (
-  id INTEGER PRIMARY KEY,
-  client_id TEXT NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('bundle', 'checkpoint')),
-  object_key TEXT NOT NULL UNIQUE,
-  sha256 TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  content_type TEXT NOT NULL,
-  retain_until TEXT NOT NULL,
-  body BLOB,
-  state TEXT NOT NULL CHECK (state IN ('pending', 'uploaded', 'failed')),
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at INTEGER NOT NULL,
-  last_error TEXT,
-  version_id TEXT,
-  enqueued_at TEXT NOT NULL,
-  uploaded_at TEXT,
-  CHECK ((state = 'uploaded') = (version_id IS NOT NULL)),
-  CHECK (state = 'uploaded' OR body IS NOT NULL)
-) STRICT;
-CREATE INDEX worm_objects_state ON worm_objects (state, id);
-CREATE INDEX worm_objects_client ON worm_objects (client_id, kind);
-
-CREATE TABLE worm_bundles (
-  client_id TEXT NOT NULL,
-  agent_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  bundle_id TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  created_at TEXT NOT NULL,
-  received_day TEXT NOT NULL,
-  object_id INTEGER NOT NULL UNIQUE REFERENCES worm_objects (id),
-  PRIMARY KEY (client_id, agent_id, seq)
-) STRICT;
-CREATE INDEX worm_bundles_day ON worm_bundles (client_id, received_day, agent_id, seq);
-
-CREATE TABLE worm_checkpoints (
-  client_id TEXT NOT NULL,
-  day TEXT NOT NULL,
-  bundle_count INTEGER NOT NULL,
-  root TEXT NOT NULL,
-  first_bundle_id TEXT,
-  last_bundle_id TEXT,
-  object_id INTEGER NOT NULL UNIQUE REFERENCES worm_objects (id),
-  created_at TEXT NOT NULL,
-  PRIMARY KEY (client_id, day)
-) STRICT;
-`,
-  },
-];
+/** What a queued object is; bundles and checkpoints also have a row in their own table. */
+export type ObjectKind = "bundle" | "checkpoint" | "packet";
 
 /** Upload state of one object. */
 export type UploadState = "pending" | "uploaded" | "failed";
@@ -71,7 +19,7 @@ export type UploadState = "pending" | "uploaded" | "failed";
 export interface QueuedObject {
   id: number;
   client_id: string;
-  kind: "bundle" | "checkpoint";
+  kind: ObjectKind;
   object_key: string;
   sha256: string;
   content_type: string;
@@ -87,7 +35,7 @@ export interface QueuedObject {
 /** A new object for {@link WormQueue.insertObject}. */
 export interface NewObject {
   client_id: string;
-  kind: "bundle" | "checkpoint";
+  kind: ObjectKind;
   object_key: string;
   sha256: string;
   content_type: string;
@@ -145,6 +93,7 @@ export class WormQueue {
       ),
       bundle: db.prepare("SELECT * FROM worm_bundles WHERE client_id = ? AND agent_id = ? AND seq = ?"),
       objectByKey: db.prepare("SELECT * FROM worm_objects WHERE object_key = ?"),
+      stateByKey: db.prepare("SELECT state, version_id FROM worm_objects WHERE object_key = ?"),
       head: db.prepare("SELECT * FROM worm_objects WHERE state = 'pending' ORDER BY id LIMIT 1"),
       uploaded: db.prepare(
         `UPDATE worm_objects SET state = 'uploaded', version_id = ?, uploaded_at = ?, body = NULL, last_error = NULL
@@ -205,6 +154,11 @@ export class WormQueue {
 
   objectByKey(key: string): QueuedObject | undefined {
     return this.#s.objectByKey.get(key) as QueuedObject | undefined;
+  }
+
+  /** Upload state and version of one object, without its body. */
+  stateByKey(key: string): { state: UploadState; version_id: string | null } | undefined {
+    return this.#s.stateByKey.get(key) as { state: UploadState; version_id: string | null } | undefined;
   }
 
   /** The oldest pending object: uploads go strictly in enqueue order. */

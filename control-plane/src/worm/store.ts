@@ -90,6 +90,9 @@ export function checkVersionId(versionId: string | undefined): void {
   }
 }
 
+// A media type with optional parameters (`text/html; charset=utf-8`), nothing that could split a header.
+const CONTENT_TYPE = /^[a-z]+\/[a-z0-9.+-]+(; ?[a-z0-9-]+=[A-Za-z0-9._-]+)*$/;
+
 /**
  * Validates a put before any byte is written, the same way for every adapter:
  * key shape, sha256 shape, body matching its sha256 (`integrity_mismatch`),
@@ -101,7 +104,7 @@ export function checkPutRequest(req: PutObjectRequest, now: Date): void {
   if (typeof req.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(req.sha256)) {
     throw new MspError("invalid_input", "sha256 must be 64 lower-case hex characters");
   }
-  if (typeof req.contentType !== "string" || !/^[a-z]+\/[a-z0-9.+-]+$/.test(req.contentType)) {
+  if (typeof req.contentType !== "string" || !CONTENT_TYPE.test(req.contentType)) {
     throw new MspError("invalid_input", `invalid content type ${JSON.stringify(req.contentType)}`);
   }
   if (!(req.retainUntil instanceof Date) || Number.isNaN(req.retainUntil.getTime())) {

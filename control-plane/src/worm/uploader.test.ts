@@ -10,8 +10,8 @@ import {
 import { afterEach, describe, expect, it } from "vitest";
 import { type Db, migrate, openDatabase } from "../db/index.js";
 import { retryDelay } from "./backoff.js";
-import { storedBundleSink, type WormBundle } from "./enqueue.js";
-import { WORM_MIGRATIONS } from "./queue.js";
+import { createWormObjectQueue, storedBundleSink, type WormBundle, type WormObject } from "./enqueue.js";
+import { WORM_MIGRATIONS } from "./migrations.js";
 import type { ObjectRetention, ObjectStore, PutObjectRequest, StoredObject } from "./store.js";
 import { createWormUploader, type WormUploaderOptions } from "./uploader.js";
 
@@ -171,6 +171,70 @@ describe("storedBundleSink", () => {
     sink([row(1), { ...row(2), sha256: "f".repeat(64) }, row(3)]);
     expect(errors).toEqual(["2:integrity_mismatch"]);
     expect(uploader.counts().pending).toBe(2);
+  });
+});
+
+describe("enqueueObject (packet files)", () => {
+  const object = (over: Partial<WormObject> = {}): WormObject => ({
+    client_id: "clinic-a",
+    kind: "packet",
+    key: "packets/clinic-a/2026-02/CP-202602-0123456789abcdef/packet.md",
+    body: Buffer.from("# Packet\n"),
+    content_type: "text/markdown; charset=utf-8",
+    retain_until: new Date("2032-03-10T12:00:00.000Z"),
+    ...over,
+  });
+
+  it("queues behind earlier objects and uploads with its sha256, type and retention; same content is a duplicate", async () => {
+    const { store, uploader } = setup();
+    const first = uploader.enqueue(bundle(1)).key;
+    const o = object();
+    expect(uploader.enqueueObject(o)).toEqual({ status: "queued", key: o.key });
+    expect(uploader.enqueueObject(object())).toEqual({ status: "duplicate", key: o.key });
+    expect(await uploader.pump()).toEqual({ uploaded: 2, failed: 0, retryAt: null });
+    expect(store.puts()).toEqual([first, o.key]);
+    const put = store.versions.get(o.key)?.[0]?.req;
+    expect(put).toMatchObject({ sha256: sha256Hex(o.body), contentType: o.content_type });
+    expect(put?.retainUntil.toISOString()).toBe("2032-03-10T12:00:00.000Z");
+    expect(createWormObjectQueue(db, () => new Date()).state(o.key)).toEqual({
+      state: "uploaded",
+      version_id: "ver-1",
+    });
+    expect(db.prepare("SELECT kind FROM worm_objects WHERE object_key = ?").get(o.key)).toEqual({
+      kind: "packet",
+    });
+  });
+
+  it("refuses bad input and other content under a queued key, changing nothing", () => {
+    const { uploader } = setup();
+    uploader.enqueueObject(object());
+    const bad: [unknown, string][] = [
+      [{ ...object(), kind: "bundle" }, "invalid_input"],
+      [{ ...object(), key: "packets/../x" }, "invalid_input"],
+      [{ ...object(), content_type: "markdown" }, "invalid_input"],
+      [{ ...object(), retain_until: new Date("2026-03-10T11:59:59.000Z") }, "invalid_input"],
+      [{ ...object(), body: "text" }, "invalid_input"],
+      [{ ...object(), extra: 1 }, "invalid_input"],
+      [object({ body: Buffer.from("other") }), "conflict"],
+    ];
+    for (const [input, code] of bad) {
+      let caught: unknown;
+      try {
+        uploader.enqueueObject(input as WormObject);
+      } catch (e) {
+        caught = e;
+      }
+      expect(isMspError(caught) && caught.code).toBe(code);
+    }
+    expect(rowCount()).toBe(1);
+  });
+
+  it("works without an uploader, for a process that only generates (the CLI)", () => {
+    setup();
+    const queue = createWormObjectQueue(db, () => new Date("2026-03-10T12:00:00.000Z"));
+    expect(queue.state(object().key)).toBeUndefined();
+    queue.enqueue(object());
+    expect(queue.state(object().key)).toEqual({ state: "pending", version_id: null });
   });
 });
 

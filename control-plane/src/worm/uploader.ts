@@ -19,7 +19,13 @@ import { type Clock, type Logger, MspError, type SigningKey, silentLogger, toMsp
 import type { Db } from "../db/index.js";
 import { checkBackoff, retryDelay, type UploadBackoff } from "./backoff.js";
 import { type CheckpointRun, runCheckpoints } from "./checkpoint.js";
-import { type EnqueueResult, makeEnqueue, type WormBundle } from "./enqueue.js";
+import {
+  createWormObjectQueue,
+  type EnqueueResult,
+  makeEnqueue,
+  type WormBundle,
+  type WormObject,
+} from "./enqueue.js";
 import { checkRetentionYears, DEFAULT_RETENTION_YEARS } from "./keys.js";
 import { createProofSource, type ProofSource } from "./proof.js";
 import { type QueuedObject, type UploadState, WormQueue } from "./queue.js";
@@ -63,6 +69,11 @@ export interface WormUploader extends ProofSource {
   /** Queues a bundle durably; idempotent; throws `invalid_input`, `payload_too_large`, `integrity_mismatch` or `conflict`. */
   enqueue(bundle: WormBundle): EnqueueResult;
   /**
+   * Queues another module's object (a packet file) durably and wakes the loop;
+   * see `createWormObjectQueue`. Throws `invalid_input`, `payload_too_large` or `conflict`.
+   */
+  enqueueObject(object: WormObject): EnqueueResult;
+  /**
    * Uploads every due object in order until the queue is empty or an attempt
    * must wait. Throws `config_invalid` when the storage fails its check.
    */
@@ -103,6 +114,7 @@ export function createWormUploader(opts: WormUploaderOptions): WormUploader {
   const log = opts.log ?? silentLogger;
   const queue = new WormQueue(opts.db);
   const enqueue = makeEnqueue(queue, retentionYears, () => clock.now());
+  const objects = createWormObjectQueue(opts.db, () => clock.now());
   const proofs = createProofSource({ db: opts.db, store, clock });
 
   let pumping: Promise<PumpResult> | null = null;
@@ -263,6 +275,11 @@ export function createWormUploader(opts: WormUploaderOptions): WormUploader {
     checkStorage,
     enqueue(bundle) {
       const result = enqueue(bundle);
+      if (result.status === "queued") poke();
+      return result;
+    },
+    enqueueObject(object) {
+      const result = objects.enqueue(object);
       if (result.status === "queued") poke();
       return result;
     },
