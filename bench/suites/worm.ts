@@ -9,13 +9,12 @@
 import { performance } from "node:perf_hooks";
 import { migrate, openDatabase } from "../../control-plane/src/db/index.js";
 import {
-  createS3Client,
-  createS3ObjectStore,
   createWormUploader,
   queueCheckpoint,
   WORM_MIGRATIONS,
   WormQueue,
 } from "../../control-plane/src/worm/index.js";
+import { createS3Client, createS3ObjectStore } from "../../control-plane/src/worm/s3.js";
 import { createTestBucket } from "../../control-plane/src/worm/testkit.js";
 import {
   canonicalBytes,

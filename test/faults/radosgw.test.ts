@@ -10,7 +10,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../control-plane/src/db/index.js";
-import { createS3Client } from "../../control-plane/src/worm/index.js";
+import { createS3Client } from "../../control-plane/src/worm/s3.js";
 import { createTestBucket, listVersionIds } from "../../control-plane/src/worm/testkit.js";
 import { type RadosGw, startRadosGw } from "../support/radosgw.js";
 import {

@@ -311,6 +311,18 @@ describe("the signed, stored packet", () => {
     expect(other.status).toBe(404);
     const bad = await t.api("POST", `/v1/clinics/${CLINIC}/packets`, t.adminKey, { month: "2026-13" });
     expect(bad.status).toBe(400);
+    // A month that has not started has nothing to report: refused, nothing made.
+    const future = await t.api<{ error: { code: string; message: string } }>(
+      "POST",
+      `/v1/clinics/${CLINIC}/packets`,
+      t.adminKey,
+      { month: "2523-11" },
+    );
+    expect(future.status).toBe(400);
+    expect(future.body.error).toMatchObject({
+      code: "invalid_input",
+      message: "month 2523-11 has not started yet",
+    });
     expect(
       (await t.api<{ packets: unknown[] }>("GET", `/v1/clinics/${CLINIC}/packets`, t.adminKey)).body.packets,
     ).toHaveLength(1);

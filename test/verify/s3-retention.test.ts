@@ -28,13 +28,11 @@ import type { EvidenceManifest } from "../../control-plane/src/export/manifest.j
 import { main } from "../../control-plane/src/verify/cli.js";
 import {
   type BundleInclusionProof,
-  createS3Client,
-  createS3ObjectStore,
   type ObjectStore,
-  type S3StoreOptions,
   utcDay,
   WormQueue,
 } from "../../control-plane/src/worm/index.js";
+import { createS3Client, createS3ObjectStore, type S3StoreOptions } from "../../control-plane/src/worm/s3.js";
 import {
   createTestBucket,
   putUnlockedVersion,

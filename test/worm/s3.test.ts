@@ -9,15 +9,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate, openDatabase } from "../../control-plane/src/db/index.js";
 import {
-  createS3Client,
-  createS3ObjectStore,
   createWormUploader,
   type ObjectStore,
-  type S3StoreOptions,
   WORM_MIGRATIONS,
   type WormBundle,
   type WormUploader,
 } from "../../control-plane/src/worm/index.js";
+import { createS3Client, createS3ObjectStore, type S3StoreOptions } from "../../control-plane/src/worm/s3.js";
 import {
   createTestBucket,
   listVersionIds,

@@ -30,7 +30,7 @@ import { addYears, createWormObjectQueue } from "../worm/index.js";
 import { buildContent } from "./content.js";
 import { renderHtml } from "./html.js";
 import { renderMarkdown } from "./markdown.js";
-import { Month } from "./month.js";
+import { Month, monthRange } from "./month.js";
 import { type PdfOptions, renderPdf } from "./pdf.js";
 
 export { buildContent, type PacketContent } from "./content.js";
@@ -199,6 +199,11 @@ export function createPacketService(opts: PacketServiceOptions): PacketService {
       const name = opts.clinicName(clinicId);
       if (name === undefined) throw new MspError("not_found", `clinic ${clinicId} not found`);
       const at = clock.now();
+      // A month in progress is allowed (the packet states its period and when it was made);
+      // one that has not started has no evidence to report and is refused.
+      if (monthRange(month).from > at.toISOString()) {
+        throw new MspError("invalid_input", `month ${month} has not started yet`, { details: { month } });
+      }
       const content = buildContent(db, { clinicId, clinicName: name, month, generatedAt: at });
       const json = Buffer.from(`${JSON.stringify(content, null, 2)}\n`);
       const html = renderHtml(content);

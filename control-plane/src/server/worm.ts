@@ -16,7 +16,6 @@ import {
 import type { Db } from "../db/index.js";
 import {
   createLocalWormStore,
-  createS3ObjectStore,
   createWormUploader,
   initLocalWormDir,
   LOCAL_WORM_MARKER,
@@ -45,6 +44,8 @@ export async function objectStoreOf(
           secretAccessKey: readSecretFile(worm.secret_access_key_file, "S3 secret access key"),
         }
       : undefined;
+  // Loaded only for S3: the SDK costs every msp-cp command ~0.6 s at startup otherwise.
+  const { createS3ObjectStore } = await import("../worm/s3.js");
   return createS3ObjectStore({
     bucket: worm.bucket,
     region: worm.region,

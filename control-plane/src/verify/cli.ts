@@ -9,7 +9,6 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { isMspError, readSecretFile } from "@msp/shared";
-import { createS3ObjectStore } from "../worm/s3.js";
 import { formatReport, type VerifyOptions, verifyEvidenceSet } from "./index.js";
 
 const HELP = `msp-verify: verify an exported evidence set offline
@@ -75,6 +74,8 @@ export async function main(argv: readonly string[], io: CliOutput): Promise<numb
       if ((keyFile === undefined) !== (secretFile === undefined)) {
         throw new Error("give both --s3-access-key-file and --s3-secret-key-file, or neither");
       }
+      // The SDK loads only when S3 is asked for: offline checks start faster.
+      const { createS3ObjectStore } = await import("../worm/s3.js");
       options.objectStore = createS3ObjectStore({
         bucket: values["s3-bucket"],
         region: values["s3-region"] ?? "us-east-1",

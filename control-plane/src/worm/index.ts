@@ -3,6 +3,8 @@
  * bundles, daily checkpoints and packet files to write-once storage with
  * COMPLIANCE retention, and the two storage adapters (S3 Object Lock for
  * production, a local directory for the demo that is NOT tamper-proof).
+ * The S3 adapter is imported from `./s3.js` directly, not through this index,
+ * so `@aws-sdk/client-s3` loads only where S3 is used.
  */
 
 export { checkBackoff, retryDelay, type UploadBackoff } from "./backoff.js";
@@ -45,7 +47,6 @@ export {
   type ProofSourceOptions,
 } from "./proof.js";
 export { type ObjectKind, type UploadState, WormQueue } from "./queue.js";
-export { createS3Client, createS3ObjectStore, type S3StoreOptions, s3Error } from "./s3.js";
 export {
   checkObjectKey,
   checkPutRequest,
