@@ -10,6 +10,7 @@
  */
 import type { Suite } from "../lib.js";
 import { agentSuite } from "./agent.js";
+import { connectionsSuite } from "./connections.js";
 import { cryptoSuite } from "./crypto.js";
 import { dashboardSuite } from "./dashboard.js";
 import { executorSuite } from "./executor.js";
@@ -26,6 +27,7 @@ export const SUITES: readonly Suite[] = [
   agentSuite,
   guardrailsSuite,
   ingestSuite,
+  connectionsSuite,
   plannerSuite,
   wormSuite,
   packetsSuite,

@@ -5,6 +5,13 @@
  * the incident with its MTTR and SLA. The planner only ever names a runbook
  * from the catalog; what reaches the agent is a command the control plane
  * built and signed, never model text.
+ *
+ * Durability and latency: planning (which may wait for a model) runs outside
+ * any transaction; everything it leads to (incident row, planning-log row,
+ * plan, rate-limit hit, command row) then commits in ONE transaction, so an
+ * incident costs one fsync rather than one per row, and a command is on disk
+ * before it is sent. Marking it `sent` is committed without its own fsync:
+ * losing that mark in a crash only means a resend the agent recognises.
  */
 import {
   type Clock,
@@ -21,10 +28,10 @@ import { BREAKER_NAMES, type Breakers, circuitOpenError } from "../guardrails/br
 import { type RateLimiter, rateLimitedError } from "../guardrails/rate-limit.js";
 import type { Metrics } from "../metrics/index.js";
 import { buildSignedCommand, type ExecuteRunbook, newCommandId, signCommand } from "../planner/command.js";
-import type { PlanDecision } from "../planner/decision.js";
+import type { PlanDecision, Planner } from "../planner/decision.js";
 import type { Plan, PlanStore } from "../planner/plans.js";
 import type { RunbookCatalogView } from "../runbooks/index.js";
-import type { CommandRecord, IncidentRecord, IncidentStore } from "./store.js";
+import type { CommandRecord, IncidentRecord, IncidentStore, IncidentUpdate } from "./store.js";
 
 /** A problem the input validator found: which field, and why it is refused. */
 export interface InputFinding {
@@ -44,7 +51,7 @@ export interface AgentDirectory {
 
 export interface IncidentServiceDeps {
   store: IncidentStore;
-  planner: { plan(incident: unknown): Promise<PlanDecision> };
+  planner: Pick<Planner, "decide">;
   plans: PlanStore;
   catalog: RunbookCatalogView;
   agents: AgentDirectory;
@@ -124,11 +131,14 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
     return a;
   };
 
-  /** Stores a signed frame as a command and sends it if the agent is connected. */
+  /**
+   * Stores a signed frame as a queued command. It is sent by {@link deliver}
+   * only after the transaction holding this row committed: a command is
+   * recorded before any agent can act on it.
+   */
   const issue = (frame: ExecuteRunbook, meta: { plan_id: string | null; requested_by: string }) => {
     const c = frame.command;
     const text = JSON.stringify(frame);
-    const sent = deps.send(c.agent_id, frame);
     return store.insertCommand({
       command_id: c.command_id,
       client_id: c.client_id,
@@ -142,15 +152,47 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
       frame: text,
       issued_at: c.issued_at,
       expires_at: c.expires_at,
-      status: sent ? "sent" : "queued",
+      status: "queued",
     });
   };
 
-  /** Runs an approved plan through the rate limits and the breaker, then issues its command. */
-  const dispatch = (incident: IncidentRecord, plan: Plan, agentId: string): IncidentRecord => {
+  /** Sends a committed command if its agent is connected; a command that could not be sent stays queued. */
+  const deliver = (command: CommandRecord, frame: ExecuteRunbook): CommandRecord =>
+    deps.send(command.agent_id, frame) ? store.markSent(command.command_id) : command;
+
+  /** What a transaction on the incident path produced: the incident, and a committed command to deliver. */
+  interface Dispatched {
+    incident: IncidentRecord;
+    command: { record: CommandRecord; frame: ExecuteRunbook; runbook_id: string } | null;
+  }
+
+  /** After the commit: send the command, if one was issued, and log it. */
+  const afterCommit = (out: Dispatched): IncidentRecord => {
+    if (out.command === null) return out.incident;
+    const { record, frame, runbook_id } = out.command;
+    const command = deliver(record, frame);
+    deps.logger.log("info", "command issued", {
+      command_id: command.command_id,
+      incident_id: out.incident.incident_id,
+      runbook_id,
+      agent_id: command.agent_id,
+      delivered: command.status === "sent",
+    });
+    return out.incident;
+  };
+
+  const settled = (incident: IncidentRecord): Dispatched => ({ incident, command: null });
+
+  /**
+   * Runs an approved plan through the rate limits and the breaker, then issues
+   * (stores) its command. Called inside a transaction; the caller delivers.
+   */
+  const dispatch = (incident: IncidentRecord, plan: Plan, agentId: string): Dispatched => {
+    const update = (change: IncidentUpdate) =>
+      settled(store.update(incident.client_id, incident.incident_id, change));
     const runbook = deps.catalog.get(plan.runbook_id);
     if (runbook === undefined) {
-      return store.update(incident.client_id, incident.incident_id, {
+      return update({
         status: "needs_review",
         status_reason: `runbook ${plan.runbook_id} is not in the catalog`,
       });
@@ -158,7 +200,7 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
     // The planner checked parameters against the runbook; the guardrails check them again with the clinic's allow-lists.
     const findings = deps.validateParams(plan.client_id, plan.runbook_id, plan.params);
     if (findings.length > 0) {
-      return store.update(incident.client_id, incident.incident_id, {
+      return update({
         status: "needs_review",
         status_reason: refusedInput(findings, "planned parameters").message,
       });
@@ -170,7 +212,7 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
     });
     if (!rate.allowed) {
       limited.inc({ limit: rate.limit });
-      return store.update(incident.client_id, incident.incident_id, {
+      return update({
         status: "rate_limited",
         status_reason: `${rate.limit} limit reached (${rate.used}/${rate.max})`,
         retry_at: rate.retry_at,
@@ -178,7 +220,7 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
     }
     const breaker = deps.breakers.get(BREAKER_NAMES.runbook(plan.runbook_id)).allow();
     if (!breaker.allowed) {
-      return store.update(incident.client_id, incident.incident_id, {
+      return update({
         status: "circuit_open",
         status_reason: `runbook ${plan.runbook_id} circuit is open`,
         retry_at: breaker.retry_at,
@@ -195,19 +237,15 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
       plan_id: plan.plan_id,
       requested_by: plan.approver ?? `planner:${plan.planner.kind}`,
     });
-    deps.logger.log("info", "command issued", {
-      command_id: command.command_id,
-      incident_id: incident.incident_id,
-      runbook_id: plan.runbook_id,
-      agent_id: agentId,
-      delivered: command.status === "sent",
-    });
-    return store.update(incident.client_id, incident.incident_id, {
-      status: "dispatched",
-      status_reason: null,
-      retry_at: null,
-      command_id: command.command_id,
-    });
+    return {
+      incident: store.update(incident.client_id, incident.incident_id, {
+        status: "dispatched",
+        status_reason: null,
+        retry_at: null,
+        command_id: command.command_id,
+      }),
+      command: { record: command, frame, runbook_id: plan.runbook_id },
+    };
   };
 
   const targetAgent = (incident: Incident): string | null => {
@@ -249,6 +287,17 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
     });
   };
 
+  /** The stored incident when a resubmission is identical; `conflict` when it differs. */
+  const sameIncident = (existing: IncidentRecord, incident: Incident): IncidentRecord => {
+    if (JSON.stringify(existing.incident) !== JSON.stringify(incident)) {
+      throw new MspError(
+        "conflict",
+        `incident ${incident.incident_id} was already submitted with other content`,
+      );
+    }
+    return existing;
+  };
+
   return {
     async submit(incident, origin) {
       if (incident.client_id !== origin.client_id) {
@@ -265,44 +314,49 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
       const findings = deps.validateIncident(incident);
       if (findings.length > 0) throw refusedInput(findings, "incident");
       const existing = store.get(incident.client_id, incident.incident_id);
-      if (existing !== undefined) {
-        if (JSON.stringify(existing.incident) !== JSON.stringify(incident)) {
-          throw new MspError(
-            "conflict",
-            `incident ${incident.incident_id} was already submitted with other content`,
-          );
+      if (existing !== undefined) return sameIncident(existing, incident);
+      // Planning (possibly a model call) happens outside any transaction; everything it leads to
+      // (incident row, planning-log row, plan, rate-limit hit, command) then commits at once.
+      const pending = await deps.planner.decide(incident);
+      const { out, decision } = store.transaction((): { out: Dispatched; decision: PlanDecision | null } => {
+        // Another submit of the same incident may have committed while this one was planning.
+        const raced = store.get(incident.client_id, incident.incident_id);
+        if (raced !== undefined) return { out: settled(sameIncident(raced, incident)), decision: null };
+        store.insert(incident);
+        const decision = pending.record();
+        let record = store.update(incident.client_id, incident.incident_id, {
+          decision_id: decision.decision_id,
+          runbook_id: decision.runbook_id,
+        });
+        const update = (change: IncidentUpdate) => ({
+          out: settled(store.update(incident.client_id, incident.incident_id, change)),
+          decision,
+        });
+        if (decision.outcome === "human_review" || decision.runbook_id === null) {
+          return update({
+            status: "needs_review",
+            status_reason: decision.review_reason ?? "the planner found no runbook to run",
+          });
         }
-        return existing;
-      }
-      let record = store.insert(incident);
-      const decision = await deps.planner.plan(incident);
-      decisions.inc({ planner: decision.planner.kind, outcome: decision.outcome });
-      record = store.update(incident.client_id, incident.incident_id, {
-        decision_id: decision.decision_id,
-        runbook_id: decision.runbook_id,
+        const agentId = targetAgent(incident);
+        if (agentId === null) {
+          return update({
+            status: "needs_review",
+            status_reason: `no single enrolled agent on host ${incident.hostname}`,
+          });
+        }
+        const plan = deps.plans.create({ ...decision, agent_id: agentId });
+        record = store.update(incident.client_id, incident.incident_id, { plan_id: plan.plan_id });
+        if (plan.status === "pending_approval") {
+          return update({
+            status: "awaiting_approval",
+            status_reason: plan.approval_reasons.join("; "),
+          });
+        }
+        return { out: dispatch(record, plan, agentId), decision };
       });
-      if (decision.outcome === "human_review" || decision.runbook_id === null) {
-        return store.update(incident.client_id, incident.incident_id, {
-          status: "needs_review",
-          status_reason: decision.review_reason ?? "the planner found no runbook to run",
-        });
-      }
-      const agentId = targetAgent(incident);
-      if (agentId === null) {
-        return store.update(incident.client_id, incident.incident_id, {
-          status: "needs_review",
-          status_reason: `no single enrolled agent on host ${incident.hostname}`,
-        });
-      }
-      const plan = deps.plans.create({ ...decision, agent_id: agentId });
-      record = store.update(incident.client_id, incident.incident_id, { plan_id: plan.plan_id });
-      if (plan.status === "pending_approval") {
-        return store.update(incident.client_id, incident.incident_id, {
-          status: "awaiting_approval",
-          status_reason: plan.approval_reasons.join("; "),
-        });
-      }
-      return dispatch(record, plan, agentId);
+      if (decision !== null) decisions.inc({ planner: decision.planner.kind, outcome: decision.outcome });
+      return afterCommit(out);
     },
 
     approve(clientId, planId, approver) {
@@ -311,7 +365,8 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
       const plan = deps.plans.approve(planId, approver, clock);
       const incident = store.byPlan(planId);
       if (incident === undefined) throw new MspError("internal", `plan ${planId} has no incident`);
-      return dispatch(incident, plan, plan.agent_id ?? targetAgent(incident.incident) ?? "");
+      const agentId = plan.agent_id ?? targetAgent(incident.incident) ?? "";
+      return afterCommit(store.transaction(() => dispatch(incident, plan, agentId)));
     },
 
     reject(clientId, planId, approver, reason) {
@@ -371,7 +426,7 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
         actor: input.actor,
         reason: input.reason,
       });
-      return issue(frame, { plan_id: null, requested_by: input.actor });
+      return deliver(issue(frame, { plan_id: null, requested_by: input.actor }), frame);
     },
 
     onCommandStatus(agentId, status) {
@@ -403,8 +458,8 @@ export function createIncidentService(deps: IncidentServiceDeps): IncidentServic
 
     onAgentConnected(agentId) {
       for (const command of store.pendingCommands(agentId, clock.now().toISOString())) {
-        if (deps.send(agentId, JSON.parse(command.frame))) {
-          if (command.status === "queued") store.updateCommand(command.command_id, { status: "sent" });
+        if (deps.send(agentId, JSON.parse(command.frame)) && command.status === "queued") {
+          store.markSent(command.command_id);
         }
       }
     },

@@ -5,7 +5,8 @@
  * the agent's command-id dedup recognises it.
  */
 import type { Clock, Incident, ParamValues } from "@msp/shared";
-import type { Db, Migration } from "../db/index.js";
+import type Database from "better-sqlite3";
+import { commitWithoutSync, type Db, type Migration } from "../db/index.js";
 
 export const INCIDENT_MIGRATIONS: Migration[] = [
   {
@@ -152,6 +153,11 @@ export type IncidentUpdate = Partial<
 >;
 
 export interface IncidentStore {
+  /**
+   * Runs `fn` in one write transaction (BEGIN IMMEDIATE; a savepoint inside
+   * another): everything it writes commits together, with one fsync.
+   */
+  transaction<T>(fn: () => T): T;
   insert(incident: Incident): IncidentRecord;
   get(clientId: string, incidentId: string): IncidentRecord | undefined;
   byPlan(planId: string): IncidentRecord | undefined;
@@ -166,6 +172,12 @@ export interface IncidentStore {
     commandId: string,
     change: Partial<Pick<CommandRecord, "status" | "status_reason" | "bundle_id">>,
   ): CommandRecord;
+  /**
+   * Marks a queued command sent, committed without its own fsync: if a crash
+   * loses the mark, the command is still queued and is resent on reconnect,
+   * and the agent recognises the command id.
+   */
+  markSent(commandId: string): CommandRecord;
   /** Commands an agent has not yet answered and that are still valid at `now`. */
   pendingCommands(agentId: string, now: string): CommandRecord[];
   listCommands(clientId: string, limit: number): CommandRecord[];
@@ -177,14 +189,34 @@ export function createIncidentStore(db: Db, clock: Clock): IncidentStore {
     "SELECT * FROM incidents WHERE client_id = ? AND incident_id = ?",
   );
   const getCmd = db.prepare<[string], CommandRow>("SELECT * FROM commands WHERE command_id = ?");
+  // UPDATE statements are built from the fields a change names (a closed set), so this cache stays small.
+  const prepared = new Map<string, Database.Statement<unknown[]>>();
+  const cached = (sql: string) => {
+    let st = prepared.get(sql);
+    if (st === undefined) {
+      st = db.prepare<unknown[]>(sql);
+      prepared.set(sql, st);
+    }
+    return st;
+  };
+  const insertIncident = db.prepare(
+    `INSERT INTO incidents (client_id, incident_id, agent_id, hostname, incident_type, severity, source, detected_at,
+       received_at, body, status, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)`,
+  );
+  const insertCmd = db.prepare(
+    `INSERT INTO commands (command_id, client_id, agent_id, incident_id, plan_id, runbook_id, params, dry_run,
+       requested_by, frame, issued_at, expires_at, status, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const setSent = db.prepare<[string, string]>(
+    "UPDATE commands SET status = 'sent', updated_at = ? WHERE command_id = ? AND status = 'queued'",
+  );
   return {
+    transaction: (fn) => db.transaction(fn).immediate(),
     insert(incident) {
       const at = now();
-      db.prepare(
-        `INSERT INTO incidents (client_id, incident_id, agent_id, hostname, incident_type, severity, source, detected_at,
-           received_at, body, status, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)`,
-      ).run(
+      insertIncident.run(
         incident.client_id,
         incident.incident_id,
         incident.agent_id ?? null,
@@ -211,7 +243,7 @@ export function createIncidentStore(db: Db, clock: Clock): IncidentStore {
       const fields = Object.entries(change).filter(([, v]) => v !== undefined);
       const values = fields.map(([k, v]) => (k === "sla_met" && typeof v === "boolean" ? (v ? 1 : 0) : v));
       const set = [...fields.map(([k]) => `${k} = ?`), "updated_at = ?"].join(", ");
-      db.prepare(`UPDATE incidents SET ${set} WHERE client_id = ? AND incident_id = ?`).run(
+      cached(`UPDATE incidents SET ${set} WHERE client_id = ? AND incident_id = ?`).run(
         ...(values as (string | number | null)[]),
         now(),
         clientId,
@@ -239,11 +271,7 @@ export function createIncidentStore(db: Db, clock: Clock): IncidentStore {
       ).map(incidentOf);
     },
     insertCommand(c) {
-      db.prepare(
-        `INSERT INTO commands (command_id, client_id, agent_id, incident_id, plan_id, runbook_id, params, dry_run,
-           requested_by, frame, issued_at, expires_at, status, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
+      insertCmd.run(
         c.command_id,
         c.client_id,
         c.agent_id,
@@ -268,11 +296,15 @@ export function createIncidentStore(db: Db, clock: Clock): IncidentStore {
     updateCommand(commandId, change) {
       const fields = Object.entries(change).filter(([, v]) => v !== undefined);
       const set = [...fields.map(([k]) => `${k} = ?`), "updated_at = ?"].join(", ");
-      db.prepare(`UPDATE commands SET ${set} WHERE command_id = ?`).run(
+      cached(`UPDATE commands SET ${set} WHERE command_id = ?`).run(
         ...(fields.map(([, v]) => v) as (string | null)[]),
         now(),
         commandId,
       );
+      return commandOf(getCmd.get(commandId) as CommandRow);
+    },
+    markSent(commandId) {
+      commitWithoutSync(db, () => setSent.run(now(), commandId));
       return commandOf(getCmd.get(commandId) as CommandRow);
     },
     pendingCommands(agentId, at) {

@@ -82,10 +82,22 @@ export interface PlannerOptions {
   siteParams?: SiteParams;
 }
 
+/**
+ * A decision made but not yet logged. `record()` appends the planning-log row
+ * and returns the decision; call it once, inside the transaction that stores
+ * what follows from the decision, so the incident, its decision, plan and
+ * command commit together (one fsync instead of one per row).
+ */
+export interface PendingDecision {
+  record(): PlanDecision;
+}
+
 /** The planner. */
 export interface Planner {
   /** Plans an incident (validated here; `invalid_input` and nothing logged when it is not one). */
   plan(incident: unknown): Promise<PlanDecision>;
+  /** Like {@link plan}, but the planning-log row is written by the returned `record()`. */
+  decide(incident: unknown): Promise<PendingDecision>;
   /** The planning log, for queries. */
   readonly log: PlanningLog;
 }
@@ -111,7 +123,7 @@ export function createPlanner(options: PlannerOptions): Planner {
   const log = createPlanningLog(options.db);
   const { clock, runbooks } = options;
 
-  async function plan(input: unknown): Promise<PlanDecision> {
+  async function decide(input: unknown): Promise<PendingDecision> {
     const incident = parseWith(Incident, input, "incident");
     const started = clock.now().getTime();
     const inputs_sha256 = canonicalSha256(incident);
@@ -205,8 +217,7 @@ export function createPlanner(options: PlannerOptions): Planner {
       review_reason: review,
       decided_at,
     };
-    const decision_id = log.append(entry);
-    return {
+    const toDecision = (decision_id: number): PlanDecision => ({
       decision_id,
       incident_id: entry.incident_id,
       client_id: entry.client_id,
@@ -224,8 +235,15 @@ export function createPlanner(options: PlannerOptions): Planner {
       inputs_sha256,
       latency_ms: entry.latency_ms,
       decided_at,
+    });
+    let recorded: PlanDecision | null = null;
+    const record = (): PlanDecision => {
+      if (recorded !== null) throw new MspError("internal", "a planning decision was recorded twice");
+      recorded = toDecision(log.append(entry));
+      return recorded;
     };
+    return { record };
   }
 
-  return { plan, log };
+  return { plan: async (input) => (await decide(input)).record(), decide, log };
 }

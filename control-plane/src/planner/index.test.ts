@@ -30,6 +30,30 @@ beforeEach(() => {
 });
 afterEach(() => db.close());
 
+describe("planner.decide", () => {
+  it("logs nothing until record(), which logs once and refuses a second call", async () => {
+    const planner = createPlanner({ db, runbooks: RUNBOOKS, clock });
+    const pending = await planner.decide(incident());
+    expect(planner.log.query()).toHaveLength(0);
+    const decision = pending.record();
+    expect(planner.log.query().map((e) => e.id)).toEqual([decision.decision_id]);
+    expect(() => pending.record()).toThrow(/twice/);
+    expect(planner.log.query()).toHaveLength(1);
+  });
+
+  it("logs nothing when the transaction around record() rolls back", async () => {
+    const planner = createPlanner({ db, runbooks: RUNBOOKS, clock });
+    const pending = await planner.decide(incident());
+    expect(() =>
+      db.transaction(() => {
+        pending.record();
+        throw new Error("later write failed");
+      })(),
+    ).toThrow(/later write/);
+    expect(planner.log.query()).toHaveLength(0);
+  });
+});
+
 describe("createPlanner (rules only)", () => {
   it("fails fast on bad options", () => {
     expect(() => createPlanner({ db, runbooks: [...RUNBOOKS, ...RUNBOOKS], clock })).toThrow(/given twice/);

@@ -18,6 +18,7 @@ export {
   createPlanner,
   DEFAULT_APPROVAL_THRESHOLD,
   type LlmCircuit,
+  type PendingDecision,
   type PlanDecision,
   type Planner,
   type PlannerOptions,
