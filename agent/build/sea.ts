@@ -12,11 +12,21 @@
  * the intermediate sea-config.json, sea-prep.blob and asset-list.json.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
 const agentDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const repoDir = resolve(agentDir, "..");
@@ -28,6 +38,57 @@ const require = createRequire(join(agentDir, "package.json"));
 
 mkdirSync(outDir, { recursive: true });
 const bundlePath = join(outDir, "bundle.cjs");
+const addon = join(
+  dirname(require.resolve("better-sqlite3/package.json")),
+  "build",
+  "Release",
+  "better_sqlite3.node",
+);
+// Known at build time, so a start whose addon file is already unpacked never reads the 2 MB asset.
+const addonDigest = createHash("sha256").update(readFileSync(addon)).digest("hex").slice(0, 16);
+
+/**
+ * zod's `z.locales` namespace holds error messages in about fifty languages (a fifth of the
+ * bundle, and work at every start); nothing here calls `z.config(z.locales.xx())`, and zod
+ * registers English from its own import of `locales/en.js`, so the namespace keeps `en` only.
+ */
+const zodEnglishOnly: Plugin = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
+      contents: 'export { default as en } from "./en.js";\n',
+      loader: "js",
+    }));
+  },
+};
+
+const sharedSrc = join(repoDir, "shared", "src");
+const resolving = Symbol("shared-side-effect-free");
+/**
+ * @msp/shared is side-effect free (modules of schemas, constants and functions), but
+ * esbuild cannot know that a top-level `z.object(...)` call is pure, so without this it
+ * would bundle and run every schema of the control plane's API at every start. Marking
+ * its modules `sideEffects: false` (what its package.json would say) lets esbuild drop
+ * the modules the agent never imports, and lets `version` start without the rest.
+ */
+const sharedIsSideEffectFree: Plugin = {
+  name: "shared-side-effect-free",
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === resolving) return undefined;
+      const inShared =
+        args.path === "@msp/shared" || (args.importer.startsWith(sharedSrc) && args.path.startsWith("."));
+      if (!inShared) return undefined;
+      const r = await b.resolve(args.path, {
+        kind: args.kind,
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        pluginData: resolving,
+      });
+      return r.errors.length > 0 ? { errors: r.errors } : { path: r.path, sideEffects: false };
+    });
+  },
+};
 const result = await build({
   entryPoints: [join(agentDir, "src", "cli", "main.ts")],
   bundle: true,
@@ -47,7 +108,9 @@ const result = await build({
     "process.env.WS_NO_BUFFER_UTIL": '"1"',
     "process.env.WS_NO_UTF_8_VALIDATE": '"1"',
     "process.env.MSP_AGENT_BUNDLED": '"1"',
+    "process.env.MSP_AGENT_SQLITE_DIGEST": JSON.stringify(addonDigest),
   },
+  plugins: [sharedIsSideEffectFree, zodEnglishOnly],
   alias: { "@msp/shared": join(repoDir, "shared", "src", "index.ts") },
 });
 writeFileSync(
@@ -56,12 +119,6 @@ writeFileSync(
 );
 
 // Assets: the addon plus the pinned runbook library and default baseline.
-const addon = join(
-  dirname(require.resolve("better-sqlite3/package.json")),
-  "build",
-  "Release",
-  "better_sqlite3.node",
-);
 const assets: Record<string, string> = { "better_sqlite3.node": addon };
 // `node bundle.cjs` has no node_modules either: src/sqlite loads the addon from beside the bundle.
 copyFileSync(addon, join(outDir, "better_sqlite3.node"));

@@ -92,6 +92,16 @@ describe("the msp-agent executable", () => {
     });
   });
 
+  it("bundles systeminformation although the agent loads it only when a headroom check runs", () => {
+    const meta = JSON.parse(readFileSync(join(dirname(built), "bundle-meta.json"), "utf8")) as {
+      inputs: string[];
+    };
+    expect(meta.inputs.some((i) => i.includes("node_modules/systeminformation/"))).toBe(true);
+    const bundle = readFileSync(join(dirname(built), "bundle.cjs"), "utf8");
+    // A dynamic import left as `import("systeminformation")` would fail in an empty directory.
+    expect(bundle).not.toMatch(/import\(\s*["']systeminformation["']\s*\)/);
+  });
+
   it("generates a key, runs a drift cycle with SQLite from the embedded addon, and verifies its outbox", () => {
     const state = join(work, "state");
     const backups = join(work, "backups");
@@ -111,6 +121,19 @@ describe("the msp-agent executable", () => {
         "    severity: high",
         `    directory: ${backups}`,
         "    max_age_hours: 24",
+        // The headroom checks read the host through systeminformation, loaded on first use.
+        "  - type: disk_usage",
+        "    id: root_disk",
+        '    citation: ["164.308(a)(7)(ii)(B)"]',
+        "    severity: medium",
+        "    mount: /",
+        "    max_used_percent: 100",
+        "  - type: cpu_load",
+        "    id: cpu_headroom",
+        '    citation: ["164.308(a)(7)(ii)(B)"]',
+        "    severity: low",
+        "    max_percent: 100",
+        "    sample_ms: 100",
       ].join("\n"),
     );
     const config = join(work, "agent.yaml");
@@ -146,7 +169,15 @@ describe("the msp-agent executable", () => {
     const cycle1 = JSON.parse(first.stdout);
     expect(cycle1).toMatchObject({
       seq: 1,
-      results: [{ check_id: "backup_fresh", status: "fail" }],
+      results: [
+        { check_id: "backup_fresh", status: "fail" },
+        { check_id: "root_disk", status: "pass", observed: expect.stringMatching(/ at \/: [\d.]+% used/) },
+        {
+          check_id: "cpu_headroom",
+          status: "pass",
+          observed: expect.stringMatching(/^[\d.]+% over 100 ms$/),
+        },
+      ],
       incidents: [{ type: "backup_failure" }],
     });
 
@@ -155,7 +186,11 @@ describe("the msp-agent executable", () => {
     writeFileSync(archive, "x".repeat(100));
     utimesSync(archive, new Date(), new Date());
     const second = JSON.parse(agent(["check", "--json", ...c]).stdout);
-    expect(second).toMatchObject({ seq: 2, results: [{ status: "pass" }], incidents: [] });
+    expect(second).toMatchObject({
+      seq: 2,
+      results: [{ status: "pass" }, { status: "pass" }, { status: "pass" }],
+      incidents: [],
+    });
 
     expect(JSON.parse(agent(["status", "--json", ...c]).stdout)).toMatchObject({
       head: { last_seq: 2, acked_seq: 0 },

@@ -26,6 +26,7 @@ import {
   type Logger,
   loadAgentConfig,
 } from "../../agent/src/index.js";
+import { driftDraft } from "../../agent/src/outbox/fixtures.js";
 import { type IngestServer, startIngestServer } from "../support/ingest-server.js";
 import { createTransportWorld, type TransportWorld, waitFor } from "../transport/harness.js";
 
@@ -163,6 +164,19 @@ describe("msp-agent run against the stub control plane", () => {
     expect(logs.map((l) => l.msg)).toEqual(
       expect.arrayContaining(["agent starting", "agent started", "drift cycle recorded"]),
     );
+  });
+
+  it("sends a bundle another writer appends while the link is idle at once, not at the next cycle", async () => {
+    const outbox = await parts.outbox();
+    await waitFor(
+      "link idle",
+      () => daemon.stats().transport === "ready" && outbox.head().acked_seq === outbox.head().last_seq,
+    );
+    // Not the daemon's drift loop, command handler or offline autonomy: a writer of the same outbox.
+    // Fake time stands still, so no cycle, ack or reconnect can be what sends it.
+    const bundle = await outbox.append(driftDraft());
+    await server.ackSent("srv-primary", bundle.seq, 10_000);
+    expect(stored().at(-1)).toEqual(bundle);
   });
 
   it("runs a signed command with a real runbook and streams its evidence", async () => {

@@ -8,6 +8,12 @@
  * fsync'd off the main thread, as the control plane commits per tick), then a
  * signed cumulative ack once the fsync has completed.
  *
+ * Bundle frames are verified as the control plane verifies them: their raw
+ * text goes, batched per event-loop tick, to the control plane's own verifier
+ * pool (`control-plane/src/evidence/pool.ts`), which parses, checks identity
+ * and signature and canonicalises on `verifyWorkers` worker threads (0, the
+ * default, verifies inline); results are applied to the chain in arrival order.
+ *
  * It runs in-process (`startIngestServer`) or as its own process
  * (`node --import tsx test/support/ingest-server.ts --config <json>`, printing
  * `{"port":N}`), so a test can SIGKILL it and restart it on the same port and
@@ -29,6 +35,8 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { pathToFileURL } from "node:url";
 import { type WebSocket, WebSocketServer } from "ws";
+import { createVerifierPool } from "../../control-plane/src/evidence/pool.js";
+import type { VerifiedBundle, VerifyResult } from "../../control-plane/src/evidence/verify.js";
 import { identityFromCertificate } from "../../control-plane/src/pki/identity.js";
 import {
   AgentFrame,
@@ -38,13 +46,11 @@ import {
   type EvidenceBundle,
   GENESIS_HASH,
   type Incident,
-  KeyCache,
   limits,
   PROTOCOL_VERSION,
   RunbookCommand,
   signBytes,
   signingKeyFromSeed,
-  verifyBundle,
 } from "../../shared/src/index.js";
 
 /** JSON-serialisable so the same config drives the in-process and the separate-process server. */
@@ -63,6 +69,11 @@ export interface IngestServerConfig {
   autoPong?: boolean;
   /** false: never answer hello (welcome-timeout tests). */
   welcome?: boolean;
+  /**
+   * Verify worker threads of the control plane's pool; 0 (default) verifies on
+   * the main thread. The replay benchmark uses one per core, as the control plane does.
+   */
+  verifyWorkers?: number;
 }
 
 const COUNTER_NAMES = [
@@ -100,10 +111,20 @@ export interface IngestServer {
   /** Sends a raw text frame to a connected agent (malformed and oversized frame tests). */
   sendRaw(agentId: string, text: string): boolean;
   connected(agentId: string): boolean;
+  /**
+   * Resolves when an ack covering `seq` has been sent to `agentId` (at once if
+   * one already was); rejects after `timeoutMs`. Tests wait on this event
+   * instead of polling.
+   */
+  ackSent(agentId: string, seq: number, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 type Identity = { agent_id: string; client_id: string };
+/** A bundle frame waiting for verification, as it arrived. */
+type Arrival = { ws: WebSocket; who: Identity; frameText: string };
+/** How a bundle frame starts; other frames are parsed on the main thread. */
+const BUNDLE_PREFIX = '{"type":"bundle",';
 /**
  * One agent's chain as stored. `hashes` holds every accepted bundle, also
  * those written but not yet fsync'd; `durable` only those whose fsync has
@@ -134,11 +155,6 @@ function identityOf(socket: TLSSocket): Identity | null {
   return id === null ? null : { client_id: id.client_id, agent_id: id.agent_id };
 }
 
-function appendDurable(fd: number, value: unknown): void {
-  writeSync(fd, `${JSON.stringify(value)}\n`);
-  fsyncSync(fd);
-}
-
 function readLines(file: string): { hash: string; bundle: EvidenceBundle }[] {
   if (!existsSync(file)) return [];
   const out: { hash: string; bundle: EvidenceBundle }[] = [];
@@ -162,7 +178,7 @@ export function readStoredBundles(dataDir: string, agentId: string): EvidenceBun
 export async function startIngestServer(config: IngestServerConfig): Promise<IngestServer> {
   const version = config.protocolVersion ?? PROTOCOL_VERSION;
   const cpKey = signingKeyFromSeed(Buffer.from(config.controlPlaneSeed, "base64"));
-  const keyCache = new KeyCache();
+  const pool = await createVerifierPool(config.verifyWorkers ?? 0);
   const counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as IngestCounters;
   const incidents: Incident[] = [];
   const commandStatuses: unknown[] = [];
@@ -194,6 +210,9 @@ export async function startIngestServer(config: IngestServerConfig): Promise<Ing
     return st;
   };
 
+  /** Highest seq acked per agent, and who waits for an ack to reach a seq. */
+  const ackedUpTo = new Map<string, number>();
+  const ackWaiters = new Set<{ agentId: string; seq: number; done: () => void }>();
   const send = (ws: WebSocket, frame: ControlPlaneFrame) => ws.send(JSON.stringify(frame));
   const sendError = (ws: WebSocket, code: string, message: string, seq: number | null = null) =>
     send(ws, { type: "error", code, message, retryable: false, seq });
@@ -210,40 +229,72 @@ export async function startIngestServer(config: IngestServerConfig): Promise<Ing
     const value = signBytes(cpKey, canonicalBytes(receipt)).toString("base64");
     send(ws, { type: "ack", receipt, signature: { alg: "ed25519", key_id: cpKey.keyId, value } });
     counters.acksSent++;
+    ackedUpTo.set(who.agent_id, Math.max(ackedUpTo.get(who.agent_id) ?? 0, st.head));
+    for (const w of ackWaiters) if (w.agentId === who.agent_id && w.seq <= st.head) w.done();
   };
 
-  const ingest = (ws: WebSocket, who: Identity, bundle: EvidenceBundle) => {
+  /** Applies one verified (or refused) bundle frame to its agent's chain. */
+  const ingest = ({ ws, who }: Arrival, result: VerifyResult) => {
+    if (!result.ok) {
+      if (result.code === "invalid_input") counters.malformed++;
+      else counters.rejected++;
+      return sendError(ws, result.code, result.message, result.seq);
+    }
     const reject = (code: string, message: string) => {
       counters.rejected++;
-      sendError(ws, code, message, bundle.seq);
+      sendError(ws, code, message, result.seq);
     };
-    if (bundle.agent_id !== who.agent_id || bundle.client_id !== who.client_id) {
-      return reject("forbidden", `bundle seq ${bundle.seq} names another agent or clinic`);
-    }
-    const key = config.agents[who.agent_id]?.evidence_public_key ?? "";
-    const verdict = verifyBundle(bundle, key, keyCache);
-    if (!verdict.ok) return reject("signature_invalid", verdict.message);
     const st = chainOf(who.agent_id);
-    const held = st.hashes.get(bundle.seq);
-    if (held === verdict.hash) {
+    const held = st.hashes.get(result.seq);
+    if (held === result.hash) {
       counters.duplicate++;
       return sendAck(ws, who, st);
     }
+    // The canonical form the verifier produced is the bundle as signed: it is what is stored.
+    const stored = (b: VerifiedBundle) => `{"hash":${JSON.stringify(b.hash)},"bundle":${b.canonical}}`;
     if (held !== undefined) {
       counters.forks++;
       const forkFd = openSync(fileOf(who.agent_id, ".forks"), "a");
-      appendDurable(forkFd, { seq: bundle.seq, held, offered: verdict.hash, bundle });
+      writeSync(forkFd, `{"seq":${result.seq},"held":${JSON.stringify(held)},"offered":${stored(result)}}\n`);
+      fsyncSync(forkFd);
       closeSync(forkFd);
-      return reject("conflict", `fork: a different bundle is already stored for seq ${bundle.seq}`);
+      return reject("conflict", `fork: a different bundle is already stored for seq ${result.seq}`);
     }
-    const prev = bundle.seq === 1 ? GENESIS_HASH : st.hashes.get(bundle.seq - 1);
-    if (prev !== undefined && prev !== bundle.prev_hash) {
-      return reject("chain_broken", `seq ${bundle.seq} does not link to the stored seq ${bundle.seq - 1}`);
+    const prev = result.seq === 1 ? GENESIS_HASH : st.hashes.get(result.seq - 1);
+    if (prev !== undefined && prev !== result.prev_hash) {
+      return reject("chain_broken", `seq ${result.seq} does not link to the stored seq ${result.seq - 1}`);
     }
-    st.unsynced.push({ line: `${JSON.stringify({ hash: verdict.hash, bundle })}\n`, seq: bundle.seq });
-    st.hashes.set(bundle.seq, verdict.hash);
+    st.unsynced.push({ line: `${stored(result)}\n`, seq: result.seq });
+    st.hashes.set(result.seq, result.hash);
     counters.accepted++;
     commitSoon(ws, who, st);
+  };
+
+  /**
+   * Bundle frames of one event-loop tick go to the verifier pool as one batch
+   * (split across its workers); batches are applied in the order they arrived,
+   * so an agent's bundles are judged in the order it sent them.
+   */
+  let arrivals: Arrival[] = [];
+  let applying: Promise<void> = Promise.resolve();
+  const verifySoon = (arrival: Arrival) => {
+    arrivals.push(arrival);
+    if (arrivals.length === 1) setImmediate(verifyBatch);
+  };
+  const verifyBatch = () => {
+    const batch = arrivals;
+    arrivals = [];
+    const jobs = batch.map((a) => ({
+      ...a.who,
+      key: config.agents[a.who.agent_id]?.evidence_public_key ?? "",
+      frameText: a.frameText,
+    }));
+    const verified = pool.verify(jobs);
+    applying = applying.then(async () => {
+      const results = await verified;
+      if (stopped) return;
+      for (const [i, a] of batch.entries()) ingest(a, results[i] as VerifyResult);
+    });
   };
 
   /**
@@ -303,6 +354,10 @@ export async function startIngestServer(config: IngestServerConfig): Promise<Ing
       if (live.get(who.agent_id) === ws) live.delete(who.agent_id);
     });
     ws.on("message", (data, isBinary) => {
+      if (helloDone && !isBinary) {
+        const text = String(data);
+        if (text.startsWith(BUNDLE_PREFIX)) return verifySoon({ ws, who, frameText: text });
+      }
       let parsed: ReturnType<typeof AgentFrame.safeParse> | null = null;
       try {
         parsed = isBinary ? null : AgentFrame.safeParse(JSON.parse(String(data)));
@@ -347,7 +402,8 @@ export async function startIngestServer(config: IngestServerConfig): Promise<Ing
       }
       switch (frame.type) {
         case "bundle":
-          return ingest(ws, who, frame.bundle);
+          // A bundle frame that does not start with the canonical prefix (keys reordered, spaces).
+          return verifySoon({ ws, who, frameText: JSON.stringify(frame) });
         case "incident":
           if (frame.incident.client_id !== who.client_id)
             return sendError(ws, "forbidden", "incident of another clinic");
@@ -398,6 +454,25 @@ export async function startIngestServer(config: IngestServerConfig): Promise<Ing
     commandStatuses,
     stored: (agentId) => readStoredBundles(config.dataDir, agentId),
     connected: (agentId) => live.has(agentId),
+    ackSent(agentId, seq, timeoutMs) {
+      if ((ackedUpTo.get(agentId) ?? 0) >= seq) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const waiter = {
+          agentId,
+          seq,
+          done: () => {
+            clearTimeout(timer);
+            ackWaiters.delete(waiter);
+            resolve();
+          },
+        };
+        const timer = setTimeout(() => {
+          ackWaiters.delete(waiter);
+          reject(new Error(`no ack covering seq ${seq} was sent to ${agentId} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        ackWaiters.add(waiter);
+      });
+    },
     sendRaw(agentId, text) {
       live.get(agentId)?.send(text);
       return live.has(agentId);
@@ -421,6 +496,8 @@ export async function startIngestServer(config: IngestServerConfig): Promise<Ing
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // Bundles accepted but not yet written were never acked; dropping them is what a crash would do.
       stopped = true;
+      await applying;
+      await pool.close();
       await Promise.all([...chains.values()].map((st) => st.syncing));
       for (const st of chains.values()) closeSync(st.fd);
       chains.clear();

@@ -11,14 +11,10 @@ import { createDaemon } from "../daemon/index.js";
 import { enroll, renew } from "../enroll/index.js";
 import { createLogger } from "../log/index.js";
 import type { CommandContext } from "./commands.js";
+import { DEFAULT_BASELINE, DEFAULT_STATE_DIR } from "./defaults.js";
 
 const print = (ctx: CommandContext, value: unknown, human: () => string) =>
   ctx.out(ctx.json ? JSON.stringify(value, null, 2) : human());
-
-/** Default state directory for `enroll`. */
-export const DEFAULT_STATE_DIR = "/var/lib/msp-agent";
-/** Default baseline path written into an enrolled agent's config. */
-export const DEFAULT_BASELINE = "/etc/msp/baseline.yaml";
 
 /**
  * `msp-agent run`: the daemon. Resolves with exit code 0 after a graceful

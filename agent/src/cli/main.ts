@@ -5,24 +5,10 @@
  */
 import { isMspError, MspError } from "@msp/shared";
 import { createLogger } from "../log/index.js";
-import { type AgentParts, agentParts, DEFAULT_CONFIG_PATH, loadAgentConfig } from "../runtime/agent.js";
+import type { AgentParts } from "../runtime/agent.js";
 import { parseArgs } from "./args.js";
-import {
-  type CommandContext,
-  checkCommand,
-  keygenCommand,
-  runbookCommand,
-  statusCommand,
-  verifyOutboxCommand,
-  versionCommand,
-} from "./commands.js";
-import {
-  DEFAULT_BASELINE,
-  DEFAULT_STATE_DIR,
-  enrollCommand,
-  renewCommand,
-  runCommand,
-} from "./daemon-commands.js";
+import type { CommandContext } from "./commands.js";
+import { DEFAULT_BASELINE, DEFAULT_CONFIG_PATH, DEFAULT_STATE_DIR } from "./defaults.js";
 
 const HELP = `msp-agent: HIPAA drift checks, pre-approved runbooks and signed evidence for one clinic server.
 
@@ -54,16 +40,29 @@ Options:
 Exit codes: 0 ok, 1 the command ran and failed (runbook failed, verification failed), 2 bad usage or config.
 `;
 
-const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = {
-  run: runCommand,
-  enroll: (ctx) => enrollCommand(ctx, configPathOf(ctx.args.flags.get("config"))),
-  renew: renewCommand,
-  version: versionCommand,
-  keygen: keygenCommand,
-  check: checkCommand,
-  runbook: runbookCommand,
-  status: statusCommand,
-  "verify-outbox": verifyOutboxCommand,
+type Command = (ctx: CommandContext) => Promise<number>;
+
+/**
+ * Each command's module is loaded when that command runs, and the composition
+ * root (config, outbox, drift checks, runbooks, SQLite) only for commands that
+ * use it: `version` and `--help` start without any of them.
+ */
+const COMMANDS: Record<string, { parts: boolean; load: () => Promise<Command> }> = {
+  run: { parts: true, load: async () => (await import("./daemon-commands.js")).runCommand },
+  enroll: {
+    parts: false,
+    load: async () => {
+      const { enrollCommand } = await import("./daemon-commands.js");
+      return (ctx) => enrollCommand(ctx, configPathOf(ctx.args.flags.get("config")));
+    },
+  },
+  renew: { parts: true, load: async () => (await import("./daemon-commands.js")).renewCommand },
+  version: { parts: false, load: async () => (await import("./commands.js")).versionCommand },
+  keygen: { parts: true, load: async () => (await import("./commands.js")).keygenCommand },
+  check: { parts: true, load: async () => (await import("./commands.js")).checkCommand },
+  runbook: { parts: true, load: async () => (await import("./commands.js")).runbookCommand },
+  status: { parts: true, load: async () => (await import("./commands.js")).statusCommand },
+  "verify-outbox": { parts: true, load: async () => (await import("./commands.js")).verifyOutboxCommand },
 };
 
 /** Flags that take a value; the parser refuses any other. */
@@ -93,19 +92,26 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return name === undefined && !args.flags.has("help") ? 2 : 0;
   }
-  const command = COMMANDS[name];
-  if (command === undefined)
+  const entry = COMMANDS[name];
+  if (entry === undefined)
     throw new MspError("invalid_input", `unknown command "${name}"; see msp-agent --help`);
   const configPath = configPathOf(args.flags.get("config"));
+  const [command, runtime] = await Promise.all([
+    entry.load(),
+    entry.parts ? import("../runtime/agent.js") : undefined,
+  ]);
   let parts: AgentParts | undefined;
   const ctx: CommandContext = {
     args,
     json: args.flags.has("json"),
     out: (text) => process.stdout.write(`${text}\n`),
     parts: () => {
+      if (runtime === undefined) {
+        throw new MspError("internal", `msp-agent ${name} does not load the agent's configuration`);
+      }
       if (parts === undefined) {
-        const config = loadAgentConfig(configPath);
-        parts = agentParts(config, createLogger(config.log_level));
+        const config = runtime.loadAgentConfig(configPath);
+        parts = runtime.agentParts(config, createLogger(config.log_level));
       }
       return parts;
     },

@@ -19,7 +19,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { AgentConfig, Clock, EvidenceBundle, Incident } from "@msp/shared";
+import type { AgentConfig, Clock, Incident } from "@msp/shared";
 import { createOfflineAutonomy, type OfflineAutonomy } from "../autonomy/index.js";
 import { type CommandHandler, createCommandHandler } from "../command/index.js";
 import type { DriftRunner } from "../drift/index.js";
@@ -121,7 +121,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
     tasks.add(t);
     void t.finally(() => tasks.delete(t));
   };
-  const notify = () => transport?.notify();
+  let unsubscribeAppended: (() => void) | null = null;
   const online = () =>
     transportState === "ready" || clock.now().getTime() - unreachableSince < offlineGraceMs;
 
@@ -208,7 +208,6 @@ export function createDaemon(options: DaemonOptions): Daemon {
       for (const [k, v] of before) if (!pending.has(k)) pending.set(k, v);
       logger.log("error", "drift cycle failed", { error: String(e) });
     }
-    notify();
     for (const w of cycleWaiters.splice(0)) w();
   }
 
@@ -270,6 +269,9 @@ export function createDaemon(options: DaemonOptions): Daemon {
         offline_autonomy: config.offline_autonomy,
       });
       const outbox = await parts.outbox();
+      // Whoever appends (drift cycle, command, offline run, or any other writer of this
+      // outbox), the transport sends it now instead of at the next ack or reconnect.
+      unsubscribeAppended = outbox.onAppended(() => transport?.notify());
       const executor = await parts.executor();
       const recovered = await executor.recoverInterrupted();
       stats.recovered = recovered.length;
@@ -281,7 +283,6 @@ export function createDaemon(options: DaemonOptions): Daemon {
         });
       }
       state = openAgentState(join(config.state_dir, "agent-state.sqlite"), config);
-      const onEvidence = (_b: EvidenceBundle) => notify();
       commands = createCommandHandler({
         identity: config,
         controlPlanePublicKey: config.control_plane.public_key,
@@ -292,7 +293,6 @@ export function createDaemon(options: DaemonOptions): Daemon {
         clock,
         logger,
         send: (frame) => transport?.sendFrame(frame) ?? false,
-        onEvidence,
         incident: (id) => incidents.get(id),
       });
       autonomy = createOfflineAutonomy({
@@ -304,7 +304,6 @@ export function createDaemon(options: DaemonOptions): Daemon {
         clock,
         logger,
         online,
-        onEvidence,
       });
       drift = await parts.drift(onIncident);
       unreachableSince = clock.now().getTime();
@@ -324,6 +323,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
           });
         }
         await transport?.stop();
+        unsubscribeAppended?.();
         await parts.close();
         state?.close();
         logger.log("info", "agent stopped", { reason, clean });

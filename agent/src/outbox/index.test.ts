@@ -190,3 +190,48 @@ describe("storage", () => {
     expect(() => outbox.head()).toThrow(/closed/);
   });
 });
+
+describe("appended listeners", () => {
+  it("hear every append that stored a row, with the new last_seq, whoever appended", async () => {
+    const outbox = rig.open();
+    const heard: number[] = [];
+    const stop = outbox.onAppended((lastSeq) => heard.push(lastSeq));
+    outbox.onAppended(() => {
+      throw new Error("a broken listener");
+    });
+    const first = await outbox.append(driftDraft());
+    // Called after the commit and before append resolves: a sender woken by it finds the row.
+    expect(heard).toEqual([first.seq]);
+    await outbox.append(runbookDraft());
+    expect(heard).toEqual([1, 2]);
+    // A refused draft stores nothing and is not announced.
+    await expect(outbox.append({ ...driftDraft(), drift: null })).rejects.toSatisfy((e) =>
+      isMspError(e, "invalid_input"),
+    );
+    expect(heard).toEqual([1, 2]);
+    stop();
+    await outbox.append(driftDraft());
+    expect(heard).toEqual([1, 2]);
+  });
+
+  it("hear the local_alert a refused drift bundle leaves, and not the refusals after it", async () => {
+    const small = createRig(2500);
+    try {
+      const outbox = small.open();
+      const heard: number[] = [];
+      outbox.onAppended((lastSeq) => heard.push(lastSeq));
+      let refused = 0;
+      while (refused === 0) {
+        await outbox.append(driftDraft(500)).catch(() => refused++);
+      }
+      const alert = small.alerts.find((a) => a.kind === "outbox_full");
+      expect(alert).toMatchObject({ alert_bundle_seq: outbox.head().last_seq });
+      expect(heard.at(-1)).toBe(outbox.head().last_seq);
+      const count = heard.length;
+      await expect(outbox.append(driftDraft(500))).rejects.toSatisfy((e) => isMspError(e, "unavailable"));
+      expect(heard).toHaveLength(count);
+    } finally {
+      small.cleanup();
+    }
+  });
+});

@@ -99,6 +99,15 @@ export interface Outbox extends EvidenceSink {
   stats(): OutboxStats;
   /** Re-verifies every stored bundle and the chain from the acked anchor (verify-outbox). */
   verifyIntegrity(): IntegrityReport;
+  /**
+   * Calls `listener` with the new `last_seq` after every append that stored a
+   * row (the bundle, or only the `local_alert` of a refused one), once it is
+   * committed and before `append` resolves, whoever the writer is; the daemon
+   * wires it to `transport.notify()` so new evidence is sent at once. A
+   * throwing listener is ignored: the bundle is already stored. Returns the
+   * function that removes the listener.
+   */
+  onAppended(listener: (lastSeq: number) => void): () => void;
   /** Closes the database; later calls fail with `unavailable`. Idempotent. */
   close(): void;
 }
@@ -171,6 +180,22 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   };
 
+  const appended = new Set<(lastSeq: number) => void>();
+  const announce = (outcome: AppendOutcome) => {
+    const stored =
+      "stored" in outcome ||
+      outcome.alerts.some((a) => a.kind === "outbox_full" && a.alert_bundle_seq !== null);
+    if (!stored || appended.size === 0) return;
+    const { last_seq } = readMeta(st);
+    for (const listener of appended) {
+      try {
+        listener(last_seq);
+      } catch {
+        // Committed is committed; a listener that fails must not turn the append into an error.
+      }
+    }
+  };
+
   const ctx = { key, identity, protocolVersion };
   const appendTxn = createAppendTxn(db, st, ctx, clock, maxBytes);
   const ackTxn = createAckTxn(db, st, maxBytes);
@@ -190,6 +215,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         throw storageError(e, "append");
       }
       emit(outcome.alerts);
+      announce(outcome);
       if ("refused" in outcome) throw outcome.refused;
       return outcome.stored;
     },
@@ -246,6 +272,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
     verifyIntegrity() {
       ensureOpen();
       return verifyStored(st, key.publicKey.toString("base64"));
+    },
+
+    onAppended(listener) {
+      appended.add(listener);
+      return () => {
+        appended.delete(listener);
+      };
     },
 
     close() {

@@ -22,9 +22,6 @@ import { createOutbox, type Outbox } from "../outbox/index.js";
 import { createExecutor, type Executor } from "../runbook/index.js";
 import { runbookLibraryDir } from "./library.js";
 
-/** Default config path, overridable by `--config` or MSP_AGENT_CONFIG. */
-export const DEFAULT_CONFIG_PATH = "/etc/msp/agent.yaml";
-
 /** Loads and validates the agent config (file plus MSP_AGENT__* overrides). */
 export function loadAgentConfig(path: string): AgentConfig {
   return loadConfigFile(AgentConfig, path, { envPrefix: "MSP_AGENT" });

@@ -31,15 +31,22 @@ function nativeBinding(nativeDir: string | undefined): object | string | undefin
     return bundled ? join(__dirname, SQLITE_ASSET) : undefined;
   }
   if (binding !== undefined) return binding;
-  const bytes = new Uint8Array(sea.getAsset(SQLITE_ASSET));
-  const digest = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+  // The build defines the addon's digest, so a start that finds the file already
+  // written never reads (and copies) the 2 MB asset out of the executable.
+  let bytes: Uint8Array | undefined;
+  const embedded = () => {
+    bytes ??= new Uint8Array(sea.getAsset(SQLITE_ASSET));
+    return bytes;
+  };
+  const digest =
+    process.env.MSP_AGENT_SQLITE_DIGEST ?? createHash("sha256").update(embedded()).digest("hex").slice(0, 16);
   const dir = nativeDir ?? join(tmpdir(), `msp-agent-native-${process.getuid?.() ?? 0}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, `better_sqlite3-${digest}.node`);
   if (!existsSync(path)) {
     // Write then rename, so a concurrent start never loads a half-written file.
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, bytes, { mode: 0o500 });
+    writeFileSync(tmp, embedded(), { mode: 0o500 });
     renameSync(tmp, path);
   }
   const mod = { exports: {} as object };
