@@ -173,5 +173,38 @@ export function assemble(
     const s = fresh.get(name) ?? previous.get(name);
     return s === undefined ? [] : [s];
   });
-  return `${header}\n${sections.join("\n\n")}\n`;
+  return `${header}\n${renderSummary(sections)}\n\n${sections.join("\n\n")}\n`;
+}
+
+const TABLE_HEAD = "| figure | value | unit | target | verdict |";
+
+/**
+ * Every judged figure of every section on one table, read back from the
+ * sections themselves so sections kept from an earlier `--only` run count too.
+ * Reference figures and rows without a target are left to their sections.
+ */
+export function renderSummary(sections: readonly string[]): string {
+  const lines = [
+    "<!-- bench:summary -->",
+    "## Targets at a glance",
+    "",
+    "Every figure that has a target, from the sections below (each says when it was measured and, for a miss, what bounds it).",
+    "",
+    "| suite | figure | value | unit | target | verdict |",
+    "| --- | --- | ---: | --- | --- | --- |",
+  ];
+  for (const section of sections) {
+    const title = /^## (.+)$/m.exec(section)?.[1] ?? "?";
+    const body = section.split("\n");
+    const start = body.indexOf(TABLE_HEAD);
+    if (start < 0) continue;
+    for (const line of body.slice(start + 2)) {
+      if (!line.startsWith("| ")) break;
+      const cells = line.slice(2, -2).split(" | ");
+      const verdict = cells[4] ?? "";
+      if (verdict === "meets" || verdict.startsWith("misses")) lines.push(`| ${title} ${line}`);
+    }
+  }
+  lines.push("<!-- /bench:summary -->");
+  return lines.join("\n");
 }

@@ -120,6 +120,38 @@ describe("bench report", () => {
     expect(merged.match(/<!-- bench:header -->/g)).toHaveLength(1);
   });
 
+  it("summarises every judged figure, kept sections included, and nothing else", () => {
+    const judged = (name: string, value: number) =>
+      renderSection(
+        {
+          suite: fake(name),
+          rows: [
+            { figure: "rate", value, unit: "ops/s", target: { kind: "atLeast", value: 100 }, bound: "CPU" },
+            { figure: "ref only", value: 1, unit: "ops/s", target: { kind: "ref", value: 2 } },
+            { figure: "untargeted", value: 1, unit: "ms" },
+          ],
+        },
+        RUN,
+      );
+    const old = assemble(["a", "b"], new Map([["a", judged("a", 50)]]), new Map(), renderHeader(RUN));
+    const merged = assemble(
+      ["a", "b"],
+      new Map([["b", judged("b", 150)]]),
+      extractSections(old),
+      renderHeader(RUN),
+    );
+    const summary = merged.slice(
+      merged.indexOf("<!-- bench:summary -->"),
+      merged.indexOf("<!-- /bench:summary -->"),
+    );
+    const rows = summary.split("\n").filter((l) => l.startsWith("| a ") || l.startsWith("| b "));
+    expect(rows).toEqual([
+      "| a | rate | 50 | ops/s | ≥ 100 | misses by 50% |",
+      "| b | rate | 150 | ops/s | ≥ 100 | meets |",
+    ]);
+    expect(merged.match(/<!-- bench:summary -->/g)).toHaveLength(1);
+  });
+
   it("drops sections of suites that are no longer registered", () => {
     const old = assemble(["gone"], new Map([["gone", section("gone", 1)]]), new Map(), renderHeader(RUN));
     expect(assemble(["a"], new Map(), extractSections(old), renderHeader(RUN))).not.toContain("suite:gone");
