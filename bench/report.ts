@@ -148,6 +148,18 @@ export function renderSection(result: SuiteResult, run: RunInfo): string {
   return lines.join("\n");
 }
 
+/** The section of a suite that threw: no figures, and why, so the report never shows stale ones as new. */
+export function renderFailure(suite: Suite, run: RunInfo, error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
+  return [
+    `<!-- suite:${suite.name} -->`,
+    `## ${suite.title}`,
+    "",
+    `**Failed** ${formatDate(run.date)} with \`${run.command}\`: ${message}`,
+    `<!-- /suite:${suite.name} -->`,
+  ].join("\n");
+}
+
 /** The sections of an existing file, by suite name. */
 export function extractSections(markdown: string): Map<string, string> {
   const sections = new Map<string, string>();

@@ -14,6 +14,7 @@ import {
   describeMachine,
   extractSections,
   type RunInfo,
+  renderFailure,
   renderHeader,
   renderSection,
 } from "./report.js";
@@ -105,7 +106,18 @@ async function main(argv: string[]): Promise<void> {
     console.error(`bench: running ${suite.name}...`);
     const started = performance.now();
     const before = threadTimes();
-    const rows = await suite.run(opts);
+    let rows: Awaited<ReturnType<typeof suite.run>>;
+    try {
+      rows = await suite.run(opts);
+    } catch (e) {
+      // One broken suite must not cost the figures of the others: its section says it failed.
+      console.error(`bench: ${suite.name} failed:`, e);
+      process.exitCode = 1;
+      const section = renderFailure(suite, run, e);
+      fresh.set(suite.name, section);
+      console.log(`${section}\n`);
+      continue;
+    }
     const after = threadTimes();
     const wallMs = performance.now() - started;
     // How busy the machine was, so a reader can tell a slow figure from a crowded run.

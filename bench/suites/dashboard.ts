@@ -12,11 +12,7 @@ import { join } from "node:path";
 import { createApp } from "../../control-plane/src/api/app.js";
 import { createAuditLog } from "../../control-plane/src/audit/index.js";
 import { createApiKeys } from "../../control-plane/src/auth/index.js";
-import {
-  createDashboardEvents,
-  DASHBOARD_MIGRATIONS,
-  mountDashboard,
-} from "../../control-plane/src/dashboard/index.js";
+import { createDashboardEvents, mountDashboard } from "../../control-plane/src/dashboard/index.js";
 import { migrate, openDatabase } from "../../control-plane/src/db/index.js";
 import { createEvidenceStore } from "../../control-plane/src/evidence/index.js";
 import { createIncidentStore } from "../../control-plane/src/incidents/store.js";
@@ -50,7 +46,7 @@ export const dashboardSuite: Suite = {
     const dir = mkdtempSync(join(tmpdir(), "msp-bench-dashboard-"));
     const db = openDatabase(join(dir, "cp.db"));
     try {
-      migrate(db, [...ALL_MIGRATIONS, ...DASHBOARD_MIGRATIONS]);
+      migrate(db, ALL_MIGRATIONS);
       const clock = systemClock;
       const registry = createRegistry(db, clock);
       const apiKeys = createApiKeys(db, clock);

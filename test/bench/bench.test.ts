@@ -13,7 +13,14 @@ import {
   suiteOptions,
   verdictOf,
 } from "../../bench/lib.js";
-import { assemble, extractSections, type RunInfo, renderHeader, renderSection } from "../../bench/report.js";
+import {
+  assemble,
+  extractSections,
+  type RunInfo,
+  renderFailure,
+  renderHeader,
+  renderSection,
+} from "../../bench/report.js";
 import { cryptoSuite } from "../../bench/suites/crypto.js";
 import { SUITES } from "../../bench/suites/index.js";
 
@@ -150,6 +157,16 @@ describe("bench report", () => {
       "| b | rate | 150 | ops/s | ≥ 100 | meets |",
     ]);
     expect(merged.match(/<!-- bench:summary -->/g)).toHaveLength(1);
+  });
+
+  it("reports a suite that threw as failed, with no figures, and keeps the markers", () => {
+    const failed = renderFailure(fake("a"), RUN, new Error("migration id x\nis used twice"));
+    expect(
+      extractSections(assemble(["a"], new Map([["a", failed]]), new Map(), renderHeader(RUN))).get("a"),
+    ).toBe(failed);
+    expect(failed).toContain("**Failed**");
+    expect(failed).toContain("migration id x is used twice");
+    expect(failed).not.toContain("| figure |");
   });
 
   it("drops sections of suites that are no longer registered", () => {
