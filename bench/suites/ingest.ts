@@ -114,7 +114,7 @@ export const ingestSuite: Suite = {
           target: { kind: "atLeast", value: TARGET_RATE },
           bound:
             "CPU: ~5/6 of the server's CPU per bundle (rows below) is the verify workers (by --cpu-prof: ed25519 " +
-            "verify ~40%, canonical JSON twice ~20%, schema ~7%, GC ~9%); the main thread needs ~1/6. The cores " +
+            "verify ~40%, canonical JSON ~20% before it was made single-pass, schema ~7%, GC ~9%); the main thread needs ~1/6. The cores " +
             "are shared with the load generator (TLS, JSON) and with other processes (see the CPU wait above)",
         },
         { figure: "server CPU per bundle, all threads", value: sat.cpuMsPerBundle * 1000, unit: "µs" },
