@@ -5,8 +5,11 @@
  * The server asks for client certificates but does not require them (the API
  * also serves operators without one), so this handler is the gate: it refuses,
  * before any WebSocket exists, a socket whose certificate did not verify
- * (401), whose identity cannot be read (401), or whose agent is revoked or not
- * enrolled (403). After the upgrade, `connection.ts` runs the protocol. One
+ * (401), whose identity cannot be read (401: in the server, `identify` also
+ * resolves a revoked or unknown certificate to no identity), or whose agent is
+ * revoked or not enrolled by the time `isRevoked` is asked (403: a revocation
+ * that lands after the certificate check). After the upgrade, `connection.ts`
+ * runs the protocol. One
  * live connection per agent: a new hello closes the older socket (4000).
  *
  * Keepalive: every `pingIntervalMs` each socket is pinged, and one that has
