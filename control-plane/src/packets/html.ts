@@ -64,7 +64,7 @@ const CSS = `
 body { font-family: sans-serif; font-size: 11px; color: #222; margin: 24px; }
 h1 { font-size: 20px; } h2 { font-size: 15px; margin-top: 22px; border-bottom: 1px solid #ccc; page-break-after: avoid; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; }
-th, td { border: 1px solid #ccc; padding: 2px 4px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border: 1px solid #ccc; padding: 2px 4px; text-align: left; vertical-align: top; overflow-wrap: break-word; }
 th { background: #f0f0f0; } .nc { color: #555; font-style: italic; }
 .hash { font-family: monospace; font-size: 8px; white-space: nowrap; word-break: normal; }
 `;
