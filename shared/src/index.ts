@@ -156,6 +156,22 @@ export {
 } from "./protocol/runbook.js";
 export { PROTOCOL_VERSION } from "./protocol/version.js";
 export {
+  checkDeclaredParams,
+  checkParamValue,
+  type DeclaredParamsCheck,
+  describeParamFinding,
+  FORBIDDEN_PARAM_CHARS,
+  forbiddenCharProblems,
+  MAX_PATH_PARAM_CHARS,
+  PATH_PARAM_CHARS,
+  type ParamFinding,
+  type ParamProblem,
+  type ParamRule,
+  type ParamRules,
+  type ParamValue,
+  pathShapeProblems,
+} from "./runbook/params.js";
+export {
   type EnrollmentProofs,
   generateTlsKeyPair,
   sameTlsPublicKey,

@@ -6,7 +6,9 @@
  * dangerous commands, oversized values and services outside the clinic's
  * allow-list; and it checks proposed parameters against the runbook's
  * declarations, which are the per-runbook parameter allow-list (names, types,
- * ranges, patterns, enum values).
+ * ranges, patterns, enum values). The declaration rules are the shared ones
+ * (@msp/shared checkDeclaredParams); the content scan, a path's shape and the
+ * service allow-list are the guardrails' own, passed in as its options.
  *
  * Problems are returned as findings (field path, code, reason), never thrown:
  * a refused incident is an expected outcome the caller records and reports.
@@ -15,9 +17,12 @@
  */
 import {
   ClinicId,
+  checkDeclaredParams,
   describeIssues,
   Incident,
   MspError,
+  PATH_PARAM_CHARS,
+  type ParamFinding,
   type ParamValues,
   type RunbookDefinition,
   type RunbookParam,
@@ -44,6 +49,9 @@ export interface Finding {
   code: FindingCode;
   reason: string;
 }
+
+/** A problem before it is placed at a path. */
+type Problem = Omit<Finding, "path">;
 
 /** Outcome of a validation: the checked value (defaults applied), or every finding. */
 export type Validated<T> = { ok: true; value: T } | { ok: false; findings: Finding[] };
@@ -73,8 +81,6 @@ export interface Validator {
 
 const DEFAULT_SERVICE_FIELDS = ["service", "service_name", "unit"] as const;
 const MAX_PATH_CHARS = 1024;
-const PATH_CHARS = /^[A-Za-z0-9._@%+=:,/ -]+$/;
-const INTEGER_TEXT = /^-?\d{1,15}$/;
 const SAFE_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
 /** Creates a validator; throws `config_invalid` for bad options. */
@@ -87,93 +93,40 @@ export function createValidator(options: ValidatorOptions): Validator {
     throw new MspError("config_invalid", "maxStringChars must be an integer in 1..65536");
   }
   const serviceFields = new Set<string>(options.serviceFields ?? DEFAULT_SERVICE_FIELDS);
-  const patterns = new Map<string, RegExp | null>();
 
-  /** Oversize and content findings of one string; `limit` defaults to maxChars. */
-  const checkString = (path: string, value: string, policy: ScanPolicy, limit = maxChars): Finding[] => {
+  /** Oversize and content problems of one string; `limit` defaults to maxChars. */
+  const scan = (value: string, policy: ScanPolicy, limit = maxChars): Problem[] => {
     if (value.length > Math.min(limit, maxChars)) {
       // Not scanned further: the length cap is what keeps every pattern check cheap.
       return [
-        {
-          path,
-          code: "oversized",
-          reason: `${value.length} characters, more than ${Math.min(limit, maxChars)}`,
-        },
+        { code: "oversized", reason: `${value.length} characters, more than ${Math.min(limit, maxChars)}` },
       ];
     }
-    return scanString(value, policy).map((f) => ({ path, code: f.problem, reason: f.reason }));
+    return scanString(value, policy).map((f) => ({ code: f.problem, reason: f.reason }));
   };
+  const checkString = (path: string, value: string, policy: ScanPolicy, limit = maxChars): Finding[] =>
+    scan(value, policy, limit).map((p) => ({ path, ...p }));
 
-  const checkService = (path: string, clinicId: string, value: string): Finding[] => {
-    const allowed = options.allowedServices(clinicId);
-    return allowed.includes(value)
+  const serviceProblems = (clinicId: string, value: string): Problem[] =>
+    options.allowedServices(clinicId).includes(value)
       ? []
       : [
           {
-            path,
             code: "unknown_service",
             reason: `${show(value)} is not in clinic ${clinicId}'s service allow-list`,
           },
         ];
-  };
+  const checkService = (path: string, clinicId: string, value: string): Finding[] =>
+    serviceProblems(clinicId, value).map((p) => ({ path, ...p }));
 
-  /** The runbook's anchored pattern, compiled once; null when it does not compile. */
-  const patternOf = (source: string): RegExp | null => {
-    let re = patterns.get(source);
-    if (re === undefined) {
-      try {
-        re = new RegExp(`^(?:${source})$`, "u");
-      } catch {
-        re = null;
-      }
-      patterns.set(source, re);
-    }
-    return re;
-  };
-
-  const checkParam = (
-    path: string,
-    decl: RunbookParam,
-    raw: unknown,
-  ): { value: string | number | boolean } | Finding[] => {
-    const one = (code: FindingCode, reason: string): Finding[] => [{ path, code, reason }];
-    switch (decl.type) {
-      case "string": {
-        if (typeof raw !== "string") return one("wrong_type", `must be a string, got ${typeName(raw)}`);
-        const found = checkString(path, raw, "param", decl.max_length);
-        if (found.length > 0) return found;
-        const re = patternOf(decl.pattern);
-        if (re === null) return one("pattern_mismatch", "the runbook's pattern does not compile");
-        if (!re.test(raw)) return one("pattern_mismatch", `${show(raw)} does not match ${decl.pattern}`);
-        return { value: raw };
-      }
-      case "integer": {
-        const n = typeof raw === "string" && INTEGER_TEXT.test(raw) ? Number(raw) : raw;
-        if (typeof n !== "number" || !Number.isSafeInteger(n)) {
-          return one("wrong_type", `must be an integer, got ${typeName(raw)}`);
-        }
-        if (n < decl.min || n > decl.max)
-          return one("out_of_range", `${n} is outside ${decl.min}..${decl.max}`);
-        return { value: n };
-      }
-      case "boolean":
-        if (raw === true || raw === "true") return { value: true };
-        if (raw === false || raw === "false") return { value: false };
-        return one("wrong_type", `must be true or false, got ${typeName(raw)}`);
-      case "enum":
-        if (typeof raw !== "string") return one("wrong_type", `must be a string, got ${typeName(raw)}`);
-        if (!decl.values.includes(raw)) return one("not_allowed", `must be one of ${decl.values.join(", ")}`);
-        return { value: raw };
-      case "path": {
-        if (typeof raw !== "string" || raw === "") return one("wrong_type", "must be a non-empty path");
-        const found = checkString(path, raw, "param", MAX_PATH_CHARS);
-        if (found.length > 0) return found;
-        if (!PATH_CHARS.test(raw))
-          return one("shell_metacharacter", "contains a character not allowed in a path");
-        if (!raw.startsWith("/")) return one("not_allowed", "must be an absolute path");
-        return { value: raw };
-      }
-    }
+  /** A path's shape: the content scan (with its `..` check), its characters, absolute. */
+  const checkPath = (raw: string): { value: string } | Problem[] => {
+    const found = scan(raw, "param", MAX_PATH_CHARS);
+    if (found.length > 0) return found;
+    if (!PATH_PARAM_CHARS.test(raw))
+      return [{ code: "shell_metacharacter", reason: "contains a character not allowed in a path" }];
+    if (!raw.startsWith("/")) return [{ code: "not_allowed", reason: "must be an absolute path" }];
+    return { value: raw };
   };
 
   const validator: Validator = {
@@ -219,41 +172,17 @@ export function createValidator(options: ValidatorOptions): Validator {
           ],
         };
       }
-      const findings: Finding[] = [];
-      const values: ParamValues = {};
-      for (const name of Object.keys(params)) {
-        if (!Object.hasOwn(runbook.params, name)) {
-          findings.push({
-            path: `params.${SAFE_NAME.test(name) ? name : show(name)}`,
-            code: "unknown_param",
-            reason: `${runbook.id} declares no parameter ${show(name)}`,
-          });
-        }
-      }
-      for (const [name, decl] of Object.entries(runbook.params)) {
-        const path = `params.${name}`;
-        const supplied = Object.hasOwn(params, name) && params[name] !== undefined;
-        const raw = supplied ? params[name] : decl.default;
-        if (raw === undefined) {
-          if (decl.required)
-            findings.push({ path, code: "missing_param", reason: `${runbook.id} requires ${name}` });
-          continue;
-        }
-        const checked = checkParam(path, decl, raw);
-        if (Array.isArray(checked)) {
-          findings.push(...checked);
-          continue;
-        }
-        if (serviceFields.has(name) && typeof checked.value === "string") {
-          const bad = checkService(path, clinicId, checked.value);
-          if (bad.length > 0) {
-            findings.push(...bad);
-            continue;
-          }
-        }
-        values[name] = checked.value;
-      }
-      return findings.length === 0 ? { ok: true, value: values } : { ok: false, findings: dedupe(findings) };
+      const checked = checkDeclaredParams<FindingCode>(runbook.params, params, {
+        acceptText: true,
+        defaults: "apply",
+        screenString: (value, maxLength) => scan(value, "param", maxLength),
+        checkPath,
+        accept: (name, value) =>
+          serviceFields.has(name) && typeof value === "string" ? serviceProblems(clinicId, value) : [],
+      });
+      if (checked.ok) return { ok: true, value: checked.values };
+      const findings = checked.findings.map((f) => inGuardrailWords(runbook, params, f, maxChars));
+      return { ok: false, findings: dedupe(findings) };
     },
 
     plan(incident, runbook, params) {
@@ -273,6 +202,64 @@ export function createValidator(options: ValidatorOptions): Validator {
     },
   };
   return validator;
+}
+
+/**
+ * A shared parameter finding as the guardrails report it: a dotted path, the
+ * guardrails' code, and their wording (which names the runbook and the type
+ * of a wrong value).
+ */
+function inGuardrailWords(
+  runbook: RunbookDefinition,
+  given: Record<string, unknown>,
+  f: ParamFinding<FindingCode>,
+  maxChars: number,
+): Finding {
+  if (f.param === null) return { path: "params", code: "wrong_type", reason: f.reason };
+  const name = f.param;
+  const decl = Object.hasOwn(runbook.params, name) ? runbook.params[name] : undefined;
+  const path = `params.${name}`;
+  if (f.code === "unknown_param") {
+    return {
+      path: `params.${SAFE_NAME.test(name) ? name : show(name)}`,
+      code: "unknown_param",
+      reason: `${runbook.id} declares no parameter ${show(name)}`,
+    };
+  }
+  if (f.code === "missing_param")
+    return { path, code: "missing_param", reason: `${runbook.id} requires ${name}` };
+  // Unreachable: every other finding is about a declared parameter.
+  if (decl === undefined) return { path, code: "schema", reason: f.reason };
+  const raw = f.fromDefault ? decl.default : given[name];
+  switch (f.code) {
+    case "wrong_type":
+      return { path, code: "wrong_type", reason: wrongTypeReason(decl, raw) };
+    case "too_long": {
+      const limit = decl.type === "string" ? Math.min(decl.max_length, maxChars) : maxChars;
+      const length = typeof raw === "string" ? raw.length : 0;
+      return { path, code: "oversized", reason: `${length} characters, more than ${limit}` };
+    }
+    case "bad_pattern":
+      return { path, code: "pattern_mismatch", reason: f.reason };
+    case "not_an_object":
+      return { path: "params", code: "wrong_type", reason: f.reason };
+    default:
+      return { path, code: f.code, reason: f.reason };
+  }
+}
+
+function wrongTypeReason(decl: RunbookParam, raw: unknown): string {
+  switch (decl.type) {
+    case "string":
+    case "enum":
+      return `must be a string, got ${typeName(raw)}`;
+    case "integer":
+      return `must be an integer, got ${typeName(raw)}`;
+    case "boolean":
+      return `must be true or false, got ${typeName(raw)}`;
+    case "path":
+      return "must be a non-empty path";
+  }
 }
 
 function issueCode(code: string): FindingCode {

@@ -7,25 +7,53 @@
  * their anchored pattern, enum values not listed and malformed paths are all
  * refused.
  *
- * The agent checks again with its own validator, and it alone can tell
- * whether a path lies inside a configured root; this side checks a path's
- * shape (absolute, no `..`, a conservative character set). The forbidden
- * character set is the agent's, so the planner never proposes a value the
- * agent would refuse for its characters.
+ * The declaration rules are the shared ones (@msp/shared checkDeclaredParams),
+ * as on the agent and in the guardrails. What differs here: text forms such as
+ * `"30"` for an integer are refused, defaults are left for the agent to
+ * apply, and only a path's shape is checked, since the agent alone can tell
+ * whether a path lies inside a configured root. The forbidden character set
+ * is the agent's, so the planner never proposes a value the agent would
+ * refuse for its characters.
  */
-import type { ParamValues, RunbookDefinition, RunbookParam } from "@msp/shared";
+import {
+  checkDeclaredParams,
+  checkParamValue,
+  forbiddenCharProblems,
+  type ParamFinding,
+  type ParamProblem,
+  type ParamRules,
+  type ParamValue,
+  type ParamValues,
+  pathShapeProblems,
+  type RunbookDefinition,
+  type RunbookParam,
+} from "@msp/shared";
 
-/** A single checked value. */
-export type ParamValue = string | number | boolean;
+export type { ParamValue };
 
 /** Outcome of {@link checkParams}: the values to send, or every problem found. */
 export type ParamCheck = { ok: true; values: ParamValues } | { ok: false; problems: string[] };
 
-/** Characters refused in every string or path parameter, whatever the runbook's pattern allows (as on the agent). */
-const FORBIDDEN = /[\p{Cc};&|`$<>\\'"*?!{}[\]()]/u;
-/** Characters a path parameter may contain (as on the agent). */
-const PATH_CHARS = /^[A-Za-z0-9._@%+=:,/ -]+$/;
-const MAX_PATH_CHARS = 4096;
+/**
+ * The shared declaration rules as the planner applies them: no text forms,
+ * the agent's forbidden characters, and a path's shape only.
+ */
+const RULES: ParamRules<"forbidden_character" | "bad_path"> = {
+  acceptText: false,
+  defaults: "given",
+  screenString: forbiddenCharProblems,
+  checkPath: (raw) => {
+    const shape = pathShapeProblems(raw);
+    return shape.length === 0 ? { value: raw } : shape.map(inPlannerWords);
+  },
+};
+
+/** The planner has always said "not allowed in a path" (the agent: "in a path parameter"). */
+function inPlannerWords<C extends string>(p: ParamProblem<C>): ParamProblem<C> {
+  return p.reason.startsWith("contains a character not allowed")
+    ? { ...p, reason: "contains a character not allowed in a path" }
+    : p;
+}
 
 /**
  * Checks one value against its declaration. Returns the value to use, or a
@@ -33,46 +61,17 @@ const MAX_PATH_CHARS = 4096;
  * a model or a detail that says `"30"` for an integer is wrong, not close.
  */
 export function checkParam(decl: RunbookParam, raw: unknown): { value: ParamValue } | string {
-  switch (decl.type) {
-    case "string": {
-      if (typeof raw !== "string") return "must be a string";
-      if (raw.length > decl.max_length) return `longer than ${decl.max_length} characters`;
-      if (FORBIDDEN.test(raw)) return "contains a shell metacharacter or control character";
-      if (!anchored(decl.pattern).test(raw)) return `does not match ${decl.pattern}`;
-      return { value: raw };
-    }
-    case "integer": {
-      if (typeof raw !== "number" || !Number.isSafeInteger(raw)) return "must be an integer";
-      if (raw < decl.min || raw > decl.max) return `${raw} is outside ${decl.min}..${decl.max}`;
-      return { value: raw };
-    }
-    case "boolean":
-      return typeof raw === "boolean" ? { value: raw } : "must be true or false";
-    case "enum":
-      return typeof raw === "string" && decl.values.includes(raw)
-        ? { value: raw }
-        : `must be one of ${decl.values.join(", ")}`;
-    case "path": {
-      if (typeof raw !== "string" || raw.length === 0) return "must be a non-empty path";
-      if (raw.length > MAX_PATH_CHARS) return `longer than ${MAX_PATH_CHARS} characters`;
-      if (FORBIDDEN.test(raw) || !PATH_CHARS.test(raw)) return "contains a character not allowed in a path";
-      if (!raw.startsWith("/")) return "must be an absolute path";
-      if (raw.split("/").includes("..")) return 'must not contain ".." segments';
-      return { value: raw };
-    }
-  }
+  const checked = checkParamValue(decl, raw, RULES);
+  if (!Array.isArray(checked)) return checked as { value: ParamValue };
+  const first = (checked as readonly ParamProblem<string>[])[0];
+  return first === undefined ? "is not valid" : reasonOf(decl, first);
 }
 
-const patterns = new Map<string, RegExp>();
-
-/** The declaration's pattern compiled once, anchored whatever the YAML wrote (as the agent does). */
-function anchored(pattern: string): RegExp {
-  let re = patterns.get(pattern);
-  if (re === undefined) {
-    re = new RegExp(`^(?:${pattern})$`, "u");
-    patterns.set(pattern, re);
-  }
-  return re;
+/** The planner's own wording, kept: its pattern mismatch has never quoted the value. */
+function reasonOf(decl: RunbookParam | undefined, p: ParamProblem<string>): string {
+  return p.code === "pattern_mismatch" && decl?.type === "string"
+    ? `does not match ${decl.pattern}`
+    : p.reason;
 }
 
 /**
@@ -81,22 +80,17 @@ function anchored(pattern: string): RegExp {
  * in; the agent applies them, so the command carries only what was chosen.
  */
 export function checkParams(definition: Pick<RunbookDefinition, "params">, given: unknown): ParamCheck {
-  if (typeof given !== "object" || given === null || Array.isArray(given)) {
-    return { ok: false, problems: ["parameters must be an object of name -> value"] };
-  }
-  const problems: string[] = [];
-  const values: Record<string, ParamValue> = {};
-  for (const [name, raw] of Object.entries(given as Record<string, unknown>)) {
-    const decl = Object.hasOwn(definition.params, name) ? definition.params[name] : undefined;
-    if (decl === undefined) {
-      problems.push(`${JSON.stringify(name.slice(0, 40))} is not a declared parameter`);
-      continue;
-    }
-    const checked = checkParam(decl, raw);
-    if (typeof checked === "string") problems.push(`${name}: ${checked}`);
-    else values[name] = checked.value;
-  }
-  return problems.length === 0 ? { ok: true, values } : { ok: false, problems };
+  const checked = checkDeclaredParams(definition.params, given, RULES);
+  if (checked.ok) return { ok: true, values: checked.values };
+  return { ok: false, problems: checked.findings.map((f) => problemText(definition, f)) };
+}
+
+function problemText(definition: Pick<RunbookDefinition, "params">, f: ParamFinding<string>): string {
+  if (f.param === null) return f.reason;
+  if (f.code === "unknown_param")
+    return `${JSON.stringify(f.param.slice(0, 40))} is not a declared parameter`;
+  const decl = Object.hasOwn(definition.params, f.param) ? definition.params[f.param] : undefined;
+  return `${f.param}: ${reasonOf(decl, f)}`;
 }
 
 /** Required parameters that have neither a value in `values` nor a declared default. */
