@@ -5,7 +5,7 @@
  * module mounts `app.fetch` on the HTTPS listener.
  */
 
-import { type Clock, type Logger, limits, MspError, toMspError } from "@msp/shared";
+import { type Clock, isMspError, type Logger, limits, MspError, toMspError } from "@msp/shared";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AuditLog } from "../audit/index.js";
@@ -24,9 +24,31 @@ export interface AppDeps {
   clinicExists(clientId: string): boolean;
   routes: readonly RouteDef[];
   version: string;
+  /**
+   * Throttles failed `Authorization: Bearer` keys per remote address and
+   * globally (the dashboard's `createAuthThrottle`; pass the dashboard's own
+   * instance so both ways in share one count). Absent: no throttle.
+   */
+  authThrottle?: { retryAfter(address: string): number; fail(address: string): void };
+}
+
+/** The peer address of a request served by the Node listener, or null in-process (`app.request`). */
+export function remoteAddress(env: unknown): string | null {
+  return (
+    (env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
+      ?.remoteAddress ?? null
+  );
 }
 
 const CLINIC_IN_PATH = /^\/v1\/clinics\/([^/]+)/;
+
+/** Requests refused by the failed-key throttle, so the audit trail records them (reads too) as denied. */
+const throttledRequests = new WeakSet<Request>();
+
+/** Marks `request` as refused by the failed-key throttle (the dashboard's sign-in form uses it too). */
+export function markThrottled(request: Request): void {
+  throttledRequests.add(request);
+}
 
 /**
  * In-process calls made on behalf of an already authenticated principal (the
@@ -70,7 +92,10 @@ export function createApp(deps: AppDeps): Hono<ApiEnv> {
     // an attempt worth an auditor's eye). Unauthenticated 404s are not: scanners would
     // flood the trail with nothing an auditor can act on.
     const read = c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS";
-    if (read && !(status === 401 || status === 403 || (status === 404 && principal !== null))) return;
+    // A throttled key attempt (429 before any key is checked) is a refused sign-in as well.
+    const throttled = throttledRequests.has(c.req.raw);
+    if (read && !(status === 401 || status === 403 || throttled || (status === 404 && principal !== null)))
+      return;
     let errorCode: string | null = null;
     if (status >= 400) {
       try {
@@ -85,12 +110,15 @@ export function createApp(deps: AppDeps): Hono<ApiEnv> {
       client_id: CLINIC_IN_PATH.exec(c.req.path)?.[1] ?? principal?.client_id ?? null,
       action: `${c.req.method} ${c.req.path}`.slice(0, 512),
       target: c.req.path.slice(0, 512),
-      outcome: status < 400 ? "ok" : status === 401 || status === 403 || status === 404 ? "denied" : "failed",
+      outcome:
+        status < 400
+          ? "ok"
+          : status === 401 || status === 403 || status === 404 || throttled
+            ? "denied"
+            : "failed",
       status,
       error_code: errorCode,
-      remote:
-        (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
-          ?.remoteAddress ?? null,
+      remote: remoteAddress(c.env),
     });
   });
 
@@ -111,8 +139,21 @@ export function createApp(deps: AppDeps): Hono<ApiEnv> {
       c.set("principal", delegated.get(c.req.raw) ?? null);
     } else {
       const m = /^Bearer (\S+)$/.exec(header);
-      if (!m?.[1]) throw new MspError("unauthenticated", "Authorization must be 'Bearer <API key>'");
-      c.set("principal", deps.apiKeys.authenticate(m[1]));
+      const address = remoteAddress(c.env) ?? "in-process";
+      const wait = deps.authThrottle?.retryAfter(address) ?? 0;
+      if (wait > 0) {
+        markThrottled(c.req.raw);
+        throw new MspError("rate_limited", "too many failed API keys from this address; try again later", {
+          retryAfterSeconds: wait,
+        });
+      }
+      try {
+        if (!m?.[1]) throw new MspError("unauthenticated", "Authorization must be 'Bearer <API key>'");
+        c.set("principal", deps.apiKeys.authenticate(m[1]));
+      } catch (e) {
+        if (isMspError(e, "unauthenticated")) deps.authThrottle?.fail(address);
+        throw e;
+      }
     }
     await next();
   });

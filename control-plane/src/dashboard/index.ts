@@ -12,6 +12,7 @@ import { loadAssets } from "./assets.js";
 import { createDashboardQueries } from "./queries.js";
 import { createDashboardApp, type DashboardDeps } from "./routes.js";
 import { createSessions, type Sessions, type SessionTimes } from "./sessions.js";
+import { type AuthThrottle, createAuthThrottle } from "./throttle.js";
 
 export {
   createDashboardEvents,
@@ -29,12 +30,25 @@ export {
   type Sessions,
   type SessionTimes,
 } from "./sessions.js";
+export {
+  type AuthThrottle,
+  createAuthThrottle,
+  DEFAULT_THROTTLE_LIMITS,
+  type ThrottleLimits,
+} from "./throttle.js";
+export { FLEET_PAGE_SIZE } from "./views/fleet.js";
 
 /** What {@link mountDashboard} needs beyond what it builds itself (sessions, queries, assets, the API call). */
-export type MountOptions = Omit<DashboardDeps, "sessions" | "queries" | "assets" | "api"> & {
+export type MountOptions = Omit<DashboardDeps, "sessions" | "queries" | "assets" | "api" | "throttle"> & {
   db: Db;
   apiKeys: Parameters<typeof createSessions>[0]["apiKeys"];
   sessionTimes?: SessionTimes;
+  /**
+   * The failed sign-in throttle; pass the instance given to the API app
+   * (`authThrottle`) so a key guessed here or as a Bearer token counts once.
+   * Default: a throttle of its own with the default limits.
+   */
+  throttle?: AuthThrottle;
 };
 
 /** A mounted dashboard. */
@@ -50,7 +64,7 @@ export interface MountedDashboard {
  * body limit applies. The database must carry {@link DASHBOARD_MIGRATIONS}.
  */
 export function mountDashboard(app: Hono<ApiEnv>, options: MountOptions): MountedDashboard {
-  const { db, apiKeys, sessionTimes, ...rest } = options;
+  const { db, apiKeys, sessionTimes, throttle, ...rest } = options;
   const sessions = createSessions({
     db,
     clock: options.clock,
@@ -60,6 +74,7 @@ export function mountDashboard(app: Hono<ApiEnv>, options: MountOptions): Mounte
   const dash = createDashboardApp({
     ...rest,
     sessions,
+    throttle: throttle ?? createAuthThrottle({ clock: options.clock }),
     queries: createDashboardQueries(db),
     assets: loadAssets(),
     api: (request, env) => app.fetch(request, env),

@@ -16,7 +16,7 @@ import { createPlanStore } from "../planner/index.js";
 import { createRegistry } from "../registry/index.js";
 import { incidentRoutes } from "../routes/incidents.js";
 import { ALL_MIGRATIONS } from "../server/migrations.js";
-import { createDashboardEvents, mountDashboard } from "./index.js";
+import { createAuthThrottle, createDashboardEvents, mountDashboard } from "./index.js";
 
 /** The API app with the dashboard mounted as the server does; API handlers are declared but never reached here. */
 function setup() {
@@ -29,7 +29,13 @@ function setup() {
   registry.createClinic({ client_id: "clinic-a", name: "Clinic A", service_allowlist: [] });
   registry.createClinic({ client_id: "clinic-b", name: "Clinic B", service_allowlist: [] });
   const apiRoutes = incidentRoutes(undefined as never);
+  // One throttle for both ways in, as the server is meant to compose it.
+  const throttle = createAuthThrottle({
+    clock,
+    limits: { windowSeconds: 600, perAddress: 3, global: 100, maxAddresses: 100 },
+  });
   const app = createApp({
+    authThrottle: throttle,
     clock,
     logger: silentLogger,
     metrics: createMetrics(),
@@ -61,10 +67,11 @@ function setup() {
     wormStorage: "local",
     events,
     apiRoutes,
+    throttle,
   });
   const key = (role: "operator" | "auditor" | "admin", client_id: string | null) =>
     apiKeys.create({ name: role, role, client_id, created_by: null }).key;
-  return { app, audit, key, db, events };
+  return { app, audit, key, db, events, clock };
 }
 
 const cookieOf = (res: Response, name: string) =>
@@ -72,17 +79,24 @@ const cookieOf = (res: Response, name: string) =>
     res.headers.getSetCookie().find((c) => c.startsWith(`__Host-${name}=`)) ?? "",
   )?.[2] ?? "";
 
-async function signIn(app: ReturnType<typeof setup>["app"], apiKey: string) {
+/** What the Node listener passes as the request's env, seen from `address`. */
+const from = (address: string) => ({ incoming: { socket: { remoteAddress: address } } });
+
+async function signIn(app: ReturnType<typeof setup>["app"], apiKey: string, env?: unknown) {
   const form = await app.request("/dashboard/login");
   const loginToken = cookieOf(form, "msp_login");
-  const res = await app.request("/dashboard/login", {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      cookie: `__Host-msp_login=${loginToken}`,
+  const res = await app.request(
+    "/dashboard/login",
+    {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        cookie: `__Host-msp_login=${loginToken}`,
+      },
+      body: new URLSearchParams({ csrf: loginToken, api_key: apiKey }).toString(),
     },
-    body: new URLSearchParams({ csrf: loginToken, api_key: apiKey }).toString(),
-  });
+    env,
+  );
   return { res, cookie: `__Host-msp_session=${cookieOf(res, "msp_session")}` };
 }
 
@@ -114,6 +128,57 @@ describe("dashboard routes", () => {
     expect(bad.res.status).toBe(401);
     expect(await bad.res.text()).toContain("unknown, malformed or revoked");
     expect(db.prepare("SELECT count(*) AS n FROM dashboard_sessions").get()).toEqual({ n: 0 });
+  });
+
+  it("throttles failed sign-ins per address, on the form and on Bearer keys alike, audited", async () => {
+    const { app, key, db, audit, clock } = setup();
+    const good = key("operator", "clinic-a");
+    const bad = "msp_key_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    const sessions = () => db.prepare("SELECT count(*) AS n FROM dashboard_sessions").get();
+    // Three failures from one address, two through the form and one as a Bearer key.
+    expect((await signIn(app, bad, from("203.0.113.7"))).res.status).toBe(401);
+    expect((await signIn(app, bad, from("203.0.113.7"))).res.status).toBe(401);
+    const api = (apiKey: string, address: string) =>
+      app.request("/v1/no-such-endpoint", { headers: { authorization: `Bearer ${apiKey}` } }, from(address));
+    expect((await api(bad, "203.0.113.7")).status).toBe(401);
+    await clock.advance(60_000);
+    // Now even the right key is refused there, unread, for the rest of the window.
+    const refused = await signIn(app, good, from("203.0.113.7"));
+    expect(refused.res.status).toBe(429);
+    expect(refused.res.headers.get("retry-after")).toBe("540");
+    expect(await refused.res.text()).toContain("Too many failed sign-ins");
+    expect(sessions()).toEqual({ n: 0 });
+    const refusedApi = await api(good, "203.0.113.7");
+    expect(refusedApi.status).toBe(429);
+    expect(refusedApi.headers.get("retry-after")).toBe("540");
+    expect(((await refusedApi.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
+    expect(audit.list({ limit: 20 })).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          action: "POST /dashboard/login",
+          actor_key_id: null,
+          outcome: "denied",
+          status: 429,
+          remote: "203.0.113.7",
+        }),
+        expect.objectContaining({
+          action: "GET /v1/no-such-endpoint",
+          actor_key_id: null,
+          outcome: "denied",
+          status: 429,
+          error_code: "rate_limited",
+          remote: "203.0.113.7",
+        }),
+      ]),
+    );
+    // Another address is not affected, and its success clears nothing for the first.
+    expect((await signIn(app, good, from("198.51.100.2"))).res.status).toBe(303);
+    // (No route answers this path: 404 means the key was accepted.)
+    expect((await api(good, "198.51.100.2")).status).toBe(404);
+    expect((await signIn(app, good, from("203.0.113.7"))).res.status).toBe(429);
+    // Once the window has passed, the first address signs in again.
+    await clock.advance(540_000);
+    expect((await signIn(app, good, from("203.0.113.7"))).res.status).toBe(303);
   });
 
   it("signs in, renders the pages, and checks the CSRF token of every form", async () => {
@@ -150,6 +215,53 @@ describe("dashboard routes", () => {
     });
     expect(out.status).toBe(303);
     expect((await app.request("/dashboard/fleet", { headers: { cookie } })).status).toBe(303);
+  });
+
+  it("pages the fleet server-side, keeping the filters in the page links", async () => {
+    const { app, key, db } = setup();
+    const insert = db.prepare(
+      `INSERT INTO agents (agent_id, client_id, hostname, evidence_public_key, agent_version, enrolled_at, last_seen_at)
+       VALUES (?, ?, ?, ?, '1.0.0', '2026-11-21T09:00:00.000Z', NULL)`,
+    );
+    for (let i = 0; i < 450; i++) {
+      const id = `srv-${String(i).padStart(3, "0")}`;
+      insert.run(id, "clinic-a", `${id}.example`, `${"A".repeat(43)}=`);
+    }
+    insert.run("srv-b", "clinic-b", "srv-b.example", `${"A".repeat(43)}=`);
+    const { cookie } = await signIn(app, key("admin", null));
+    const fleet = async (query: string) => {
+      const res = await app.request(`/dashboard/fleet${query}`, { headers: { cookie } });
+      const html = await res.text();
+      return {
+        status: res.status,
+        html,
+        agents: [...html.matchAll(/<tr data-agent-id="([^"]+)"/g)].map((m) => m[1]),
+        count: /<p id="fleet-count">([^<]*)<\/p>/.exec(html)?.[1]?.replace(/<!-- -->/g, ""),
+      };
+    };
+    const filter = "?clinic=clinic-a&connection=offline&q=srv-";
+    const first = await fleet(filter);
+    expect(first.agents).toHaveLength(200);
+    expect(first.agents[0]).toBe("srv-000");
+    expect(first.count).toBe("200 of 450 agents shown (1–200).");
+    expect(first.html).toContain("Page 1 of 3");
+    const next =
+      '<a href="/dashboard/fleet?clinic=clinic-a&amp;connection=offline&amp;q=srv-&amp;page=2" rel="next">';
+    expect(first.html).toContain(next);
+    const last = await fleet(`${filter}&page=3`);
+    expect(last.agents).toHaveLength(50);
+    expect(last.agents[0]).toBe("srv-400");
+    expect(last.count).toBe("50 of 450 agents shown (401–450).");
+    expect(last.html).toContain(
+      'href="/dashboard/fleet?clinic=clinic-a&amp;connection=offline&amp;q=srv-&amp;page=2" rel="prev"',
+    );
+    // Past the end shows the last page; a filter that fits on one page has no page links.
+    expect((await fleet(`${filter}&page=99`)).agents).toEqual(last.agents);
+    const narrow = await fleet("?q=srv-00");
+    expect(narrow.agents).toHaveLength(10);
+    expect(narrow.count).toBe("10 of 10 agents shown; 451 in scope before the filters.");
+    expect(narrow.html).not.toContain('class="pager"');
+    for (const bad of ["0", "-1", "1.5", "two"]) expect((await fleet(`?page=${bad}`)).status, bad).toBe(400);
   });
 
   it("answers 404 for another clinic and 400 for bad filters", async () => {

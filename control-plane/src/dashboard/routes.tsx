@@ -21,7 +21,7 @@ import { type Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
-import { actingAs } from "../api/app.js";
+import { actingAs, markThrottled, remoteAddress } from "../api/app.js";
 import { assertClinicScope, type RouteDef } from "../api/route.js";
 import { inScope, type Principal } from "../auth/index.js";
 import type { EvidenceStore } from "../evidence/index.js";
@@ -34,8 +34,9 @@ import type { Assets } from "./assets.js";
 import type { DashboardEvents } from "./events.js";
 import type { DashboardQueries } from "./queries.js";
 import { type Session, type Sessions, sameToken } from "./sessions.js";
+import type { AuthThrottle } from "./throttle.js";
 import { BundleView, EvidenceSearch, KINDS } from "./views/evidence.js";
-import { type Connection, type FleetRow, FleetView } from "./views/fleet.js";
+import { type Connection, FLEET_PAGE_SIZE, type FleetRow, FleetView } from "./views/fleet.js";
 import { ApprovalsView, IncidentDetail, IncidentList } from "./views/incidents.js";
 import { ErrorPage, LoginPage, Page } from "./views/layout.js";
 import { PostureView } from "./views/posture.js";
@@ -45,6 +46,8 @@ export interface DashboardDeps {
   clock: Clock;
   logger?: Logger;
   sessions: Sessions;
+  /** Failed sign-ins per remote address and overall; a throttled address is refused before its key is read. */
+  throttle: AuthThrottle;
   registry: Pick<Registry, "listClinics" | "getClinic" | "listAgents" | "evidenceKeyOf">;
   evidence: Pick<EvidenceStore, "get" | "search" | "driftLatest">;
   incidents: Pick<IncidentStore, "list" | "get" | "getCommand">;
@@ -90,6 +93,7 @@ const FleetQuery = z.object({
   connection: z.enum(["", "online", "offline", "revoked"]).default(""),
   drift: z.enum(["", "failing"]).default(""),
   q: z.string().max(100).default(""),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
 });
 const Month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month like 2026-11");
 const LocalTime = z
@@ -197,6 +201,19 @@ export function createDashboardApp(deps: DashboardDeps): Hono<DashEnv> {
   dash.get("/login", (c) => loginPage(c));
 
   dash.post("/login", async (c) => {
+    // In-process requests (no socket) share one bucket.
+    const address = remoteAddress(c.env) ?? "in-process";
+    const wait = deps.throttle.retryAfter(address);
+    if (wait > 0) {
+      // The API's audit middleware around this app records the refusal (status 429, denied, no actor).
+      markThrottled(c.req.raw);
+      c.header("Retry-After", String(wait));
+      return loginPage(
+        c,
+        `Too many failed sign-ins; try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? "s" : ""}.`,
+        429,
+      );
+    }
     const form = await c.req.parseBody();
     const cookie = getCookie(c, LOGIN_COOKIE, "host") ?? "";
     const token = typeof form.csrf === "string" ? form.csrf : "";
@@ -208,6 +225,7 @@ export function createDashboardApp(deps: DashboardDeps): Hono<DashEnv> {
       signed = deps.sessions.signIn(key);
     } catch (e) {
       if (toMspError(e).code !== "unauthenticated") throw e;
+      deps.throttle.fail(address);
       return loginPage(c, "That API key is unknown, malformed or revoked.", 401);
     }
     c.set("principal", signed.session.principal);
@@ -287,7 +305,7 @@ export function createDashboardApp(deps: DashboardDeps): Hono<DashEnv> {
 
   dash.get("/fleet", (c) => {
     const { principal, csrf } = c.get("session");
-    const f = parseQuery(FleetQuery, c.req.query());
+    const { page: asked, ...f } = parseQuery(FleetQuery, c.req.query());
     const clinics = clinicsOf(principal);
     const shown = f.clinic === "" ? clinics : clinics.filter((k) => k.client_id === f.clinic);
     const needle = f.q.toLowerCase();
@@ -316,10 +334,22 @@ export function createDashboardApp(deps: DashboardDeps): Hono<DashEnv> {
         rows.push({ agent, connection, drift: checks });
       }
     }
+    // A page past the end (agents removed, or a stale link) shows the last one.
+    const pages = Math.max(1, Math.ceil(rows.length / FLEET_PAGE_SIZE));
+    const current = Math.min(asked, pages);
+    const start = (current - 1) * FLEET_PAGE_SIZE;
     return page(
       c,
       <Page title="Fleet" principal={principal} csrf={csrf} section="fleet" live="agents">
-        <FleetView clinics={clinics} filter={f} rows={rows} total={total} />
+        <FleetView
+          clinics={clinics}
+          filter={f}
+          rows={rows.slice(start, start + FLEET_PAGE_SIZE)}
+          matching={rows.length}
+          total={total}
+          page={current}
+          pages={pages}
+        />
       </Page>,
     );
   });

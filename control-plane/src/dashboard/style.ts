@@ -54,6 +54,9 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; paddi
 .login input { width: 100%; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; overflow-wrap: anywhere; }
 .actions form { display: inline-block; margin: 2px 4px 2px 0; }
+.pager ul { display: flex; flex-wrap: wrap; gap: 4px 16px; list-style: none; margin: 8px 0; padding: 0; }
+.pager [aria-disabled="true"] { color: var(--muted); }
+.pager li[aria-current="page"] { font-weight: 600; }
 @media (max-width: 700px) {
   main { padding: 8px; }
   .who { margin-left: 0; }

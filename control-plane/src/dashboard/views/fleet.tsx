@@ -3,12 +3,16 @@
 /**
  * The fleet: every agent of the clinics in scope with its live connection,
  * last contact, version and the latest result of each drift check, filterable
- * by clinic, connection, failing drift and a text match.
+ * by clinic, connection, failing drift and a text match, one page of
+ * {@link FLEET_PAGE_SIZE} agents at a time.
  */
 import type { DriftLatest } from "../../evidence/index.js";
 import type { AgentRecord, Clinic } from "../../registry/index.js";
 
 export type Connection = "online" | "offline" | "revoked";
+
+/** Agents on one fleet page. */
+export const FLEET_PAGE_SIZE = 200;
 
 export interface FleetRow {
   agent: AgentRecord;
@@ -26,8 +30,55 @@ export interface FleetFilter {
 export interface FleetData {
   clinics: Clinic[];
   filter: FleetFilter;
+  /** This page's rows. */
   rows: FleetRow[];
+  /** Agents matching the filter, over all pages. */
+  matching: number;
+  /** Agents of the selected clinic (or of every clinic in scope), before the other filters. */
   total: number;
+  /** 1-based page number and the number of pages (at least 1). */
+  page: number;
+  pages: number;
+}
+
+/** The fleet URL of `page` with the same filters (empty ones left out). */
+export function fleetHref(filter: FleetFilter, page: number): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(filter)) if (v !== "") params.set(k, v);
+  if (page > 1) params.set("page", String(page));
+  const query = params.toString();
+  return query === "" ? "/dashboard/fleet" : `/dashboard/fleet?${query}`;
+}
+
+/** First, previous, next and last links; plain links, so they work by keyboard and without script. */
+function Pager(props: { filter: FleetFilter; page: number; pages: number }) {
+  const { filter, page, pages } = props;
+  if (pages <= 1) return null;
+  const link = (target: number, label: string, rel?: string) =>
+    target < 1 || target > pages || target === page ? (
+      <li>
+        <span aria-disabled="true">{label}</span>
+      </li>
+    ) : (
+      <li>
+        <a href={fleetHref(filter, target)} {...(rel ? { rel } : {})}>
+          {label}
+        </a>
+      </li>
+    );
+  return (
+    <nav class="pager" aria-label="Fleet pages">
+      <ul>
+        {link(1, "First")}
+        {link(page - 1, "Previous", "prev")}
+        <li aria-current="page">
+          Page {page} of {pages}
+        </li>
+        {link(page + 1, "Next", "next")}
+        {link(pages, "Last")}
+      </ul>
+    </nav>
+  );
 }
 
 function DriftCell(props: { drift: DriftLatest[] }) {
@@ -86,9 +137,17 @@ export function FleetView(props: FleetData) {
         <button type="submit">Filter</button>
       </form>
       <div id="live">
-        <p>
-          {props.rows.length} of {props.total} agents shown.
+        <p id="fleet-count">
+          {props.rows.length} of {props.matching} agents shown
+          {props.rows.length > 0 && props.pages > 1
+            ? ` (${(props.page - 1) * FLEET_PAGE_SIZE + 1}–${(props.page - 1) * FLEET_PAGE_SIZE + props.rows.length})`
+            : ""}
+          {props.matching !== props.total
+            ? `; ${props.total} in ${f.clinic === "" ? "scope" : f.clinic} before the filters`
+            : ""}
+          .
         </p>
+        <Pager filter={f} page={props.page} pages={props.pages} />
         <div class="scroll">
           <table>
             <caption>Agents</caption>
@@ -137,6 +196,7 @@ export function FleetView(props: FleetData) {
             </tbody>
           </table>
         </div>
+        <Pager filter={f} page={props.page} pages={props.pages} />
       </div>
     </div>
   );
