@@ -4,6 +4,7 @@
  * exported.
  */
 
+export { createLogger, type Logger, type LogLevel } from "@msp/shared";
 export {
   type AutonomyDecision,
   type AutonomyExecutor,
@@ -40,7 +41,6 @@ export {
   type TlsKey,
 } from "./enroll/index.js";
 export type { BundleDraft, EvidenceSink } from "./evidence/index.js";
-export { createLogger, type Logger, type LogLevel } from "./log/index.js";
 export { createOutbox, type Outbox, type OutboxOptions } from "./outbox/index.js";
 export { type AgentParts, agentParts, loadAgentConfig } from "./runtime/agent.js";
 export {

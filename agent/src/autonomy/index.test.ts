@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Logger } from "@msp/shared";
 import { type EvidenceBundle, FakeClock, type Incident, RunbookDefinition } from "@msp/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Logger } from "../log/index.js";
 import type { LoadedRunbook, RunRequest } from "../runbook/index.js";
 import { type AgentState, openAgentState } from "../state/index.js";
 import { type AutonomyExecutor, createOfflineAutonomy, derivedParams } from "./index.js";

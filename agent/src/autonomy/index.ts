@@ -14,9 +14,8 @@
  * exactly one). A runbook still missing a required parameter is refused by
  * the executor's preflight, and that refusal is evidence too.
  */
-import type { Clock, EvidenceBundle, Incident, RunbookDefinition } from "@msp/shared";
+import type { Clock, EvidenceBundle, Incident, Logger, RunbookDefinition } from "@msp/shared";
 import { MspError } from "@msp/shared";
-import type { Logger } from "../log/index.js";
 import type { IncidentRef, LoadedRunbook, RunRequest } from "../runbook/index.js";
 import type { CooldownStore } from "../state/index.js";
 

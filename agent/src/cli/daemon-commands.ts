@@ -6,10 +6,9 @@
  */
 import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
-import { MspError, systemClock } from "@msp/shared";
+import { createLogger, MspError, systemClock } from "@msp/shared";
 import { createDaemon } from "../daemon/index.js";
 import { enroll, renew } from "../enroll/index.js";
-import { createLogger } from "../log/index.js";
 import type { CommandContext } from "./commands.js";
 import { DEFAULT_BASELINE, DEFAULT_STATE_DIR } from "./defaults.js";
 

@@ -3,8 +3,7 @@
  * parts the command needs, maps errors to exit codes (2 usage/config, 1
  * failure) and prints errors as one clear line.
  */
-import { isMspError, MspError } from "@msp/shared";
-import { createLogger } from "../log/index.js";
+import { createLogger, isMspError, MspError } from "@msp/shared";
 import type { AgentParts } from "../runtime/agent.js";
 import { parseArgs } from "./args.js";
 import type { CommandContext } from "./commands.js";

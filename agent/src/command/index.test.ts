@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Logger } from "@msp/shared";
 import {
   canonicalBytes,
   FakeClock,
@@ -10,7 +11,6 @@ import {
   signBytes,
 } from "@msp/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Logger } from "../log/index.js";
 import { createOutbox, type Outbox } from "../outbox/index.js";
 import { createExecutor, type Executor } from "../runbook/index.js";
 import { type AgentState, openAgentState } from "../state/index.js";

@@ -9,6 +9,8 @@
  * or a `runbook_refusal`), except a replay, which is answered and logged but
  * neither run nor evidenced again: its first delivery already was.
  */
+
+import type { Logger } from "@msp/shared";
 import {
   type Clock,
   type CommandStatusFrame,
@@ -24,7 +26,6 @@ import {
 } from "@msp/shared";
 import type { z } from "zod";
 import type { EvidenceSink } from "../evidence/index.js";
-import type { Logger } from "../log/index.js";
 import { type RunContext, refusalDraft } from "../runbook/drafts.js";
 import {
   type ApprovalRecord,

@@ -19,12 +19,11 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { AgentConfig, Clock, Incident } from "@msp/shared";
+import type { AgentConfig, Clock, Incident, Logger } from "@msp/shared";
 import { createOfflineAutonomy, type OfflineAutonomy } from "../autonomy/index.js";
 import { type CommandHandler, createCommandHandler } from "../command/index.js";
 import type { DriftRunner } from "../drift/index.js";
 import { needsRenewal, renew } from "../enroll/index.js";
-import type { Logger } from "../log/index.js";
 import type { IncidentRef } from "../runbook/index.js";
 import type { AgentParts } from "../runtime/agent.js";
 import { type AgentState, openAgentState } from "../state/index.js";

@@ -6,6 +6,7 @@
  */
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
+import type { Logger } from "@msp/shared";
 import {
   AgentConfig,
   type Clock,
@@ -17,7 +18,6 @@ import {
   systemClock,
 } from "@msp/shared";
 import { createDriftRunner, type DriftRunner, loadBaseline } from "../drift/index.js";
-import type { Logger } from "../log/index.js";
 import { createOutbox, type Outbox } from "../outbox/index.js";
 import { createExecutor, type Executor } from "../runbook/index.js";
 import { runbookLibraryDir } from "./library.js";
