@@ -155,6 +155,7 @@ export {
   RunbookStep,
 } from "./protocol/runbook.js";
 export { PROTOCOL_VERSION } from "./protocol/version.js";
+export { type CatalogFile, readRunbookCatalog } from "./runbook/catalog.js";
 export {
   checkDeclaredParams,
   checkParamValue,

@@ -20,8 +20,9 @@ import {
   MspError,
   parseWith,
   parseYamlText,
-  RunbookCatalog,
+  type RunbookCatalog,
   RunbookDefinition,
+  readRunbookCatalog,
   sha256Hex,
 } from "@msp/shared";
 import { type Expr, ExpressionSyntaxError, parseExpression } from "./expression.js";
@@ -124,23 +125,7 @@ export function librariesSourcedBy(text: string): string[] {
  * runbook is only refused.
  */
 export function loadRunbookLibrary(dir: string): RunbookLibrary {
-  let catalogBytes: Buffer;
-  try {
-    catalogBytes = readFileSync(join(dir, "catalog.json"));
-  } catch (e) {
-    throw new MspError("config_missing", `runbook catalog ${join(dir, "catalog.json")} cannot be read`, {
-      cause: e,
-    });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(catalogBytes.toString("utf8"));
-  } catch (e) {
-    throw new MspError("config_invalid", `runbook catalog ${join(dir, "catalog.json")} is not JSON`, {
-      cause: e,
-    });
-  }
-  const catalog = parseWith(RunbookCatalog, raw, "runbook catalog", "config_invalid");
+  const { catalog, sha256: catalogSha256 } = readRunbookCatalog(dir);
   const runbooks = new Map<string, LoadedRunbook>();
   const refused = new Map<string, RefusedRunbook>();
   const seen = new Set<string>();
@@ -163,7 +148,7 @@ export function loadRunbookLibrary(dir: string): RunbookLibrary {
       reason: `${file} is not pinned in catalog.json`,
     });
   }
-  return { dir, catalogSha256: sha256Hex(catalogBytes), runbooks, refused };
+  return { dir, catalogSha256, runbooks, refused };
 }
 
 function loadEntry(dir: string, entry: RunbookCatalog["runbooks"][number]): LoadedRunbook | RefusedRunbook {

@@ -12,8 +12,8 @@ import {
   MspError,
   parseWith,
   parseYamlText,
-  RunbookCatalog,
   RunbookDefinition,
+  readRunbookCatalog,
   sha256Hex,
 } from "@msp/shared";
 
@@ -45,23 +45,7 @@ export function defaultRunbooksDir(): string {
  * whole library: the control plane must not plan with a runbook it cannot vouch for.
  */
 export function loadRunbookCatalog(dir: string = defaultRunbooksDir()): RunbookCatalogView {
-  let catalogBytes: Buffer;
-  try {
-    catalogBytes = readFileSync(join(dir, "catalog.json"));
-  } catch (e) {
-    throw new MspError("config_missing", `runbook catalog ${join(dir, "catalog.json")} cannot be read`, {
-      cause: e,
-    });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(catalogBytes.toString("utf8"));
-  } catch (e) {
-    throw new MspError("config_invalid", `runbook catalog ${join(dir, "catalog.json")} is not JSON`, {
-      cause: e,
-    });
-  }
-  const catalog = parseWith(RunbookCatalog, raw, "runbook catalog", "config_invalid");
+  const { catalog, sha256: catalogSha256 } = readRunbookCatalog(dir);
   const byId = new Map<string, CatalogRunbook>();
   for (const entry of catalog.runbooks) {
     const bytes = readFileSync(join(dir, entry.file));
@@ -89,7 +73,7 @@ export function loadRunbookCatalog(dir: string = defaultRunbooksDir()): RunbookC
   const list = [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
   return {
     dir,
-    catalogSha256: sha256Hex(catalogBytes),
+    catalogSha256,
     get: (id) => byId.get(id),
     list: () => list,
     applicableTo: (eventType) =>
