@@ -76,27 +76,12 @@ export const PLANNING_LOG_MIGRATION = {
   CREATE INDEX planning_log_time ON planning_log (decided_at);`,
 } as const;
 
-interface Row {
-  id: number;
-  client_id: string;
-  incident_id: string;
-  inputs_sha256: string;
-  planner_kind: "llm" | "rules";
-  model: string | null;
-  prompt_version: string | null;
-  raw_output_excerpt: string | null;
-  outcome: "plan" | "human_review";
-  runbook_id: string | null;
+/** A stored row: the entry with its JSON columns as text and SQLite's 0/1 for the boolean. */
+type Row = Omit<PlanningLogEntry, "params" | "approval_reasons" | "requires_approval"> & {
   params_json: string;
-  confidence: number;
-  latency_ms: number;
-  fallback_reason: string | null;
-  rejected_reason: string | null;
-  requires_approval: number;
   approval_reasons_json: string;
-  review_reason: string | null;
-  decided_at: string;
-}
+  requires_approval: number;
+};
 
 const fromRow = (r: Row): PlanningLogEntry => {
   const { params_json, approval_reasons_json, requires_approval, ...rest } = r;
