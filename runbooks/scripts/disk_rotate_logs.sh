@@ -16,20 +16,10 @@ export LC_ALL=C
 # The executor provides MSP_LIB_DIR: a private copy of the pinned scripts/lib/ files.
 [[ -d "${MSP_LIB_DIR:-}" ]] || { echo "MSP_LIB_DIR must name the runbook script library" >&2; exit 64; }
 source "$MSP_LIB_DIR/common.sh"
+source "$MSP_LIB_DIR/disk.sh"
 
 read_int max_mb MSP_PARAM_LOG_MAX_MB 100 1 102400
-dirs=()
-if [[ -n "${MSP_PARAM_LOG_DIR:-}" ]]; then
-  path_in_roots one MSP_PARAM_LOG_DIR MSP_ROOTS_LOG
-  dirs+=("$one")
-else
-  IFS=: read -r -a roots <<<"${MSP_ROOTS_LOG:-}"
-  for r in "${roots[@]}"; do
-    [[ "$r" == /* ]] || continue
-    r=$(realpath -m -- "$r")
-    [[ "$r" != / ]] && dirs+=("$r")
-  done
-fi
+cleanup_dirs MSP_PARAM_LOG_DIR MSP_ROOTS_LOG
 dry=0
 [[ "${MSP_DRY_RUN:-0}" == 1 ]] && dry=1
 stamp=$(date -u +%Y%m%dT%H%M%SZ)

@@ -20,10 +20,7 @@ source "$MSP_LIB_DIR/disk.sh"
 PATH_ROOTS_ALLOW_SLASH=1
 
 : "${MSP_WORK_DIR:?MSP_WORK_DIR is required}"
-path_in_roots target MSP_PARAM_TARGET_DIR MSP_ROOTS_DISK_TARGETS
-read_int quota_mb MSP_PARAM_QUOTA_MB 0 0 16777216
-read_int threshold MSP_PARAM_THRESHOLD_PERCENT 90 1 99
-[[ -d "$target" ]] || { echo "target directory $target does not exist" >&2; exit 1; }
+read_target
 
 measure
 printf '%s\n' "$used_kb" >"$MSP_WORK_DIR/disk_used_kb_before"
