@@ -21,11 +21,7 @@ path_in_roots cert MSP_PARAM_CERT_PATH MSP_ROOTS_CERTS
 read_int within MSP_PARAM_RENEW_WITHIN_DAYS 30 1 365
 read -r -a reload <<<"${MSP_PARAM_RELOAD_SERVICES:-}"
 for s in "${reload[@]}"; do
-  [[ "$s" =~ ^[A-Za-z0-9][A-Za-z0-9@._:-]{0,127}$ ]] || refuse "invalid_service_name" "reload service name is malformed"
-  if ! in_list "$s" "${MSP_SERVICE_ALLOWLIST:-}"; then
-    ev refused_name "$s"
-    refuse "not_allowlisted" "service $s is not in MSP_SERVICE_ALLOWLIST"
-  fi
+  allowed_service "$s" "reload service name is malformed"
 done
 [[ -f "$cert" ]] || { echo "certificate $cert does not exist" >&2; exit 1; }
 

@@ -25,11 +25,7 @@ esac
 read -r -a reload <<<"${MSP_PARAM_RELOAD_SERVICES:-}"
 # Checked again here (check_expiry did it first) because each step must be safe on its own.
 for s in "${reload[@]}"; do
-  [[ "$s" =~ ^[A-Za-z0-9][A-Za-z0-9@._:-]{0,127}$ ]] || refuse "invalid_service_name" "reload service name is malformed"
-  if ! in_list "$s" "${MSP_SERVICE_ALLOWLIST:-}"; then
-    ev refused_name "$s"
-    refuse "not_allowlisted" "service $s is not in MSP_SERVICE_ALLOWLIST"
-  fi
+  allowed_service "$s" "reload service name is malformed"
 done
 
 if ((${#reload[@]} == 0)); then

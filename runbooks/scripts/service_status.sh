@@ -18,11 +18,7 @@ source "$MSP_LIB_DIR/service.sh"
 # The service name is checked for shape (it can then never be read as an
 # option) and against the allow-list before anything else happens.
 name="${MSP_PARAM_SERVICE_NAME:-}"
-[[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9@._:-]{0,127}$ ]] || refuse "invalid_service_name" "service_name is missing or malformed"
-if ! in_list "$name" "${MSP_SERVICE_ALLOWLIST:-}"; then
-  ev refused_name "$name"
-  refuse "not_allowlisted" "service $name is not in MSP_SERVICE_ALLOWLIST"
-fi
+allowed_service "$name" "service_name is missing or malformed"
 
 : "${MSP_WORK_DIR:?MSP_WORK_DIR is required}"
 ev service_name "$name"

@@ -8,7 +8,8 @@
 # (for every runbook whose scripts source it) and sets MSP_LIB_DIR to a
 # private copy of exactly the pinned bytes, so nothing unpinned is sourced.
 #
-# Defines: ev, refuse, read_int, path_in_roots (PATH_ROOTS_ALLOW_SLASH), in_list
+# Defines: ev, refuse, read_int, path_in_roots (PATH_ROOTS_ALLOW_SLASH), in_list,
+#          allowed_service
 
 # Prints evidence key $1 with value $2 forced onto one printable line.
 ev() { local v="${2//[$'\n\r\t']/ }"; printf '%s=%s\n' "$1" "${v//[^[:print:]]/}"; }
@@ -63,4 +64,15 @@ in_list() {
   read -r -a names <<<"$2"
   for item in "${names[@]}"; do [[ "$item" == "$1" ]] && return 0; done
   return 1
+}
+
+# Refuses service name $1 (with message $2 when malformed) unless it has the
+# shape of a unit name (so it can never be read as an option) and is in
+# MSP_SERVICE_ALLOWLIST; checked before anything acts on it.
+allowed_service() {
+  [[ "$1" =~ ^[A-Za-z0-9][A-Za-z0-9@._:-]{0,127}$ ]] || refuse "invalid_service_name" "$2"
+  if ! in_list "$1" "${MSP_SERVICE_ALLOWLIST:-}"; then
+    ev refused_name "$1"
+    refuse "not_allowlisted" "service $1 is not in MSP_SERVICE_ALLOWLIST"
+  fi
 }
